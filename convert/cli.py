@@ -1,0 +1,147 @@
+"""`convert`: export a .keras model to TFLite and ONNX with the spec inside, and gate on parity with the float model."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import typer
+
+from convert import keras_file
+from convert.calibration import calibration_inputs
+from convert.parity import ADVICE, Thresholds, compare
+from edge import runtime
+from edge.atomic import atomic_path, write_text
+from edge.console import user_errors
+from edge.errors import UserError
+from edge.folders import class_folder, load_pixels
+from edge.postprocess import class_indices
+from edge.formats import DEFAULT_FORMATS, FORMATS, output_path
+from edge.preprocess import normalize, to_pixels
+from edge.tables import markdown
+
+app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
+
+PARITY_COLUMNS = ["format", "file", "size_mb", "accuracy", "drop", "agreement", "disagreements", "max_abs_diff", "status"]
+
+
+def _parse_formats(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in FORMATS]
+    if unknown or not names:
+        raise UserError(f"--formats: unknown {', '.join(unknown) or '(empty)'}; choose from {', '.join(FORMATS)}")
+    return names
+
+
+def _calibration_folder(calib: Optional[Path], data: Path, spec) -> Path:
+    """--calib, else the training folder recorded in the model, else DATA's sibling `train` folder."""
+    if calib is not None:
+        return calib
+    candidates = [Path(spec.extra["train_data"])] if "train_data" in spec.extra else []
+    candidates.append(data.parent / "train")
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    raise UserError(f"no calibration images found (looked in {', '.join(map(str, candidates))}); "
+                    "pass --calib DIR with training images")
+
+
+def _check_labels(folder, spec, flag: str) -> None:
+    if folder.classes != list(spec.labels):
+        raise UserError(f"{flag} {folder.root}: class folders {folder.classes} do not match the model's labels "
+                        f"{list(spec.labels)}; point {flag} at data for this model")
+
+
+def _load_inputs(folder, spec) -> tuple[np.ndarray, np.ndarray]:
+    pixels, targets = load_pixels(folder, lambda image: to_pixels(image, spec))
+    return normalize(pixels, spec), targets
+
+
+@app.command("list")
+def list_formats():
+    """Show the export formats."""
+    rows = [{"name": f.name, "file": f"MODEL{f.suffix}", "runs on": f.needs, "default": "yes" if f.name in DEFAULT_FORMATS else "",
+             "what": f.description} for f in FORMATS.values()]
+    typer.echo(markdown(rows, ["name", "file", "runs on", "default", "what"]))
+
+
+@app.command()
+def quantize(
+    model_path: Path = typer.Argument(..., metavar="MODEL.keras", help="Model written by `train`."),
+    data: Path = typer.Option(..., help="Held-out images, one folder per class, for the parity check."),
+    out_dir: Path = typer.Option(Path("models"), help="Where the exports and parity.json go."),
+    formats: str = typer.Option(",".join(DEFAULT_FORMATS), help=f"Comma-separated, from: {', '.join(FORMATS)}."),
+    calib: Optional[Path] = typer.Option(None, help="Calibration images (class folders) [default: the model's training folder]."),
+    calib_count: int = typer.Option(256, min=1, help="How many calibration images, stratified by class."),
+    max_drop: float = typer.Option(Thresholds.max_drop, help="Fail when an export loses more accuracy points than this."),
+    min_agreement: float = typer.Option(Thresholds.min_agreement, help="Fail when top-1 agreement with float is below this percent."),
+    threads: Optional[int] = typer.Option(None, min=1, help="Threads for evaluating the exports."),
+):
+    """Export MODEL.keras to int8 TFLite and fp32/int8 ONNX, check each against the float model, exit 1 on drift."""
+    with user_errors():
+        names = _parse_formats(formats)
+        model, spec = keras_file.load(model_path)
+        if spec.task == "regression":
+            raise UserError(f"{model_path}: parity for regression models is not supported yet; convert classification models")
+        test = class_folder(data)
+        _check_labels(test, spec, "--data")
+        calib_dir = _calibration_folder(calib, data, spec)
+        calib_folder = class_folder(calib_dir)
+        _check_labels(calib_folder, spec, "--calib")
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"--out-dir {out_dir}: cannot create it ({exc.strerror}); choose a writable folder") from None
+
+        typer.echo(f"calibrating on {min(calib_count, len(calib_folder.files))} images from {calib_dir}", err=True)
+        calibration = calibration_inputs(calib_folder, spec, calib_count)
+        inputs, targets = _load_inputs(test, spec)
+        typer.echo(f"evaluating on {len(targets)} images from {data}", err=True)
+        float_scores = model.predict(inputs, batch_size=32, verbose=0)
+        float_accuracy = 100 * float(np.mean(class_indices(float_scores, spec) == targets))
+        rows = [{"format": "keras (float)", "file": model_path.name, "size_mb": model_path.stat().st_size / 1e6,
+                 "accuracy": round(float_accuracy, 2), "status": "reference"}]
+        thresholds = Thresholds(max_drop, min_agreement)
+        for name in names:
+            fmt = FORMATS[name]
+            final = output_path(out_dir, model_path.stem, fmt)
+            started = time.perf_counter()
+            module, function = fmt.exporter.split(":")
+            with atomic_path(final) as tmp:
+                getattr(importlib.import_module(module), function)(model, spec, calibration, tmp)
+                scores = runtime.load(tmp, threads).predict(inputs)  # verifies the file loads before it gets its name
+            row = compare(name, scores, float_scores, targets, spec, thresholds)
+            row.update(file=final.name, size_mb=final.stat().st_size / 1e6, export_s=round(time.perf_counter() - started, 1),
+                       status="FAIL" if row["failures"] else "ok")
+            rows.append(row)
+            typer.echo(f"{name}: {final} ({row['size_mb']:.2f} MB) accuracy {row['accuracy']:.2f}% "
+                       f"agreement {row['agreement']:.2f}% [{row['status']}]", err=True)
+
+        report = {"model": str(model_path), "data": str(data), "images": len(targets), "calibration": str(calib_dir),
+                  "calibration_images": len(calibration), "thresholds": thresholds.__dict__, "rows": rows,
+                  "passed": all(not r.get("failures") for r in rows)}
+        write_text(out_dir / "parity.json", json.dumps(report, indent=2))
+        typer.echo(markdown(rows, PARITY_COLUMNS))
+        if not report["passed"]:
+            for row in rows:
+                for failure in row.get("failures", []):
+                    typer.echo(f"parity failed: {row['format']}: {failure}", err=True)
+            typer.echo(f"advice: {ADVICE}", err=True)
+            raise typer.Exit(1)
+
+
+@app.command()
+def inspect(model_path: Path = typer.Argument(..., metavar="MODEL", help=".tflite or .onnx file.")):
+    """Print the spec embedded in an exported model."""
+    with user_errors():
+        runner = runtime.load(model_path, 1)
+        typer.echo(json.dumps({"file": str(model_path), "format": runner.format.name, "runtime": runner.runtime,
+                               "spec": json.loads(runner.spec.to_json())}, indent=2))
+
+
+def main():
+    app()

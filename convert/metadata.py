@@ -1,0 +1,32 @@
+"""Write the ModelSpec into .tflite (flatbuffer metadata entry) and .onnx (metadata_props); edge/metadata.py reads them."""
+
+from __future__ import annotations
+
+import flatbuffers
+import numpy as np
+from ai_edge_litert import schema_py_generated as schema
+
+from edge.spec import SPEC_KEY, ModelSpec
+
+
+def embed_tflite(model_bytes: bytes, spec: ModelSpec) -> bytes:
+    """The TFLite flatbuffer with SPEC as metadata entry `edge_spec` (replacing an older one)."""
+    model = schema.ModelT.InitFromPackedBuf(model_bytes, 0)
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(spec.to_json().encode(), dtype=np.uint8)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name, entry.buffer = SPEC_KEY, len(model.buffers) - 1
+    model.metadata = [m for m in (model.metadata or []) if m.name not in (SPEC_KEY, SPEC_KEY.encode())] + [entry]
+    builder = flatbuffers.Builder(len(model_bytes) + 4096)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def embed_onnx(model_proto, spec: ModelSpec) -> None:
+    """Set SPEC as metadata_props entry `edge_spec` of an onnx.ModelProto, in place."""
+    props = {p.key: p.value for p in model_proto.metadata_props}
+    props[SPEC_KEY] = spec.to_json()
+    del model_proto.metadata_props[:]
+    for key, value in props.items():
+        model_proto.metadata_props.add(key=key, value=value)

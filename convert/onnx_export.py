@@ -1,0 +1,68 @@
+"""Keras -> ONNX float32 (Keras' own exporter, which runs tf2onnx) and int8 static QDQ (onnxruntime.quantization)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from convert.metadata import embed_onnx
+from edge.spec import ModelSpec
+
+OPSET = 17
+INPUT_NAME = "image"
+
+
+def _add_spec(path: Path, spec: ModelSpec, **props: str) -> None:
+    import onnx
+
+    proto = onnx.load(str(path))
+    embed_onnx(proto, spec)
+    for key, value in props.items():
+        proto.metadata_props.add(key=key, value=value)
+    onnx.save(proto, str(path))
+
+
+def _keras_to_onnx(model, spec: ModelSpec, path: Path) -> None:
+    import tensorflow as tf
+
+    signature = [tf.TensorSpec([None, *spec.input_shape], tf.float32, name=INPUT_NAME)]
+    with contextlib.redirect_stdout(io.StringIO()):  # the exporter prints the traced function
+        model.export(str(path), format="onnx", input_signature=signature, opset_version=OPSET)
+
+
+def export_fp32(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> None:
+    _keras_to_onnx(model, spec, path)
+    _add_spec(path, spec, opset=str(OPSET))
+
+
+class _Reader:
+    """onnxruntime CalibrationDataReader over an array of inputs, one image per batch."""
+
+    def __init__(self, inputs: np.ndarray, name: str):
+        self.items = iter([{name: x[None]} for x in inputs])
+
+    def get_next(self):
+        return next(self.items, None)
+
+
+def export_int8(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> None:
+    """Static QDQ: activations uint8, weights int8 per channel, reduce_range (best speed and accuracy on x86 here,
+    see FACTS.md); pre-processed with shape inference as onnxruntime recommends."""
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    with tempfile.TemporaryDirectory() as work:
+        fp32, prepared = Path(work) / "fp32.onnx", Path(work) / "prepared.onnx"
+        _keras_to_onnx(model, spec, fp32)
+        quant_pre_process(str(fp32), str(prepared))
+        quantize_static(
+            str(prepared), str(path), _Reader(calibration, INPUT_NAME),
+            quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=True,
+            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax,
+        )
+    _add_spec(path, spec, opset=str(OPSET), quantization="QDQ activations=QUInt8 weights=QInt8 per_channel reduce_range")

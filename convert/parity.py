@@ -1,0 +1,50 @@
+"""Parity of every export against the float Keras model on held-out images: accuracy, drop, top-1 agreement."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.postprocess import class_indices
+from edge.spec import ModelSpec
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    max_drop: float = 1.0  # accuracy points an export may lose against the float model
+    min_agreement: float = 98.0  # percent of images where the export's top-1 equals the float model's
+
+
+def compare(name: str, scores: np.ndarray, float_scores: np.ndarray, targets: np.ndarray,
+            spec: ModelSpec, thresholds: Thresholds) -> dict:
+    """One row of the parity table; `failures` lists every threshold the export passes."""
+    predicted, float_predicted = class_indices(scores, spec), class_indices(float_scores, spec)
+    accuracy = 100 * float(np.mean(predicted == targets))
+    float_accuracy = 100 * float(np.mean(float_predicted == targets))
+    row = {
+        "format": name,
+        "accuracy": round(accuracy, 2),
+        "drop": round(float_accuracy - accuracy, 2),
+        "agreement": round(100 * float(np.mean(predicted == float_predicted)), 2),
+        "disagreements": int(np.sum(predicted != float_predicted)),
+        "max_abs_diff": round(float(np.max(np.abs(scores - float_scores))), 4),
+        "recall": per_class_recall(predicted, targets, spec),
+    }
+    failures = []
+    if row["drop"] > thresholds.max_drop:
+        failures.append(f"accuracy drop {row['drop']:.2f} points > --max-drop {thresholds.max_drop}")
+    if row["agreement"] < thresholds.min_agreement:
+        failures.append(f"agreement {row['agreement']:.2f}% < --min-agreement {thresholds.min_agreement}")
+    row["failures"] = failures
+    return row
+
+
+def per_class_recall(predicted: np.ndarray, targets: np.ndarray, spec: ModelSpec) -> dict[str, float]:
+    return {label: round(100 * float(np.mean(predicted[targets == i] == i)), 2)
+            for i, label in enumerate(spec.labels) if np.any(targets == i)}
+
+
+ADVICE = ("int8 lost too much: try more calibration images (--calib-count), calibration images closer to what "
+          "the device sees (--calib), a float-I/O or fp32 export for this model, or retraining with less extreme "
+          "activations (BatchNorm, ReLU6)")

@@ -1,0 +1,114 @@
+"""`edge-classify`: classify frames from a camera, a video or images with a .tflite or .onnx model."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
+import cv2
+import numpy as np
+import typer
+
+from edge import runtime
+from edge.console import user_errors
+from edge.errors import UserError
+from edge.postprocess import top_label
+from edge.preprocess import prepare
+from edge.sources import CaptureSource, Frame, ImageSource
+
+app = typer.Typer(add_completion=False, help=__doc__)
+
+
+def _open_source(camera: Optional[int], video: Optional[Path], images: Optional[Path]):
+    chosen = [name for name, value in (("--camera", camera), ("--video", video), ("--images", images)) if value is not None]
+    if len(chosen) != 1:
+        raise UserError(f"give exactly one source: --camera N, --video FILE or --images PATH (got {', '.join(chosen) or 'none'})")
+    if camera is not None:
+        return CaptureSource(camera, "camera")
+    if video is not None:
+        return CaptureSource(str(video), "video")
+    return ImageSource(images)
+
+
+def _show(frame: Frame, label: str, score: float, fps: float) -> bool:
+    """Draw the label and FPS and show the frame; False when the user pressed q."""
+    image = frame.image.copy()
+    text = f"{label} {score:.2f}  {fps:.1f} FPS"
+    cv2.putText(image, text, (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 4, cv2.LINE_AA)
+    cv2.putText(image, text, (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2, cv2.LINE_AA)
+    try:
+        cv2.imshow("edge-classify", image)
+        return cv2.waitKey(1) & 0xFF != ord("q")
+    except cv2.error:
+        raise UserError("--show needs an OpenCV build with a GUI: pip install opencv-python "
+                        "(the -headless wheel has none), or drop --show") from None
+
+
+def _summary(source, latencies: list[float], correct: int, judged: int, started: float) -> dict:
+    elapsed = time.perf_counter() - started
+    summary = {"frames": len(latencies), "skipped": source.skipped,
+               "fps": round(len(latencies) / elapsed, 2) if elapsed > 0 else None}
+    if latencies:
+        summary["latency_ms_median"] = round(float(np.median(latencies)), 3)
+        summary["latency_ms_p90"] = round(float(np.percentile(latencies, 90)), 3)
+    if judged:
+        summary.update(accuracy=round(correct / judged, 4), judged=judged)
+    if getattr(source, "ended", False):
+        summary["ended"] = f"{source.kind} {source.target} gave no more frames"
+    return summary
+
+
+@app.command()
+def classify(
+    model: Path = typer.Option(..., "--model", "-m", help=".tflite or .onnx file made by `convert quantize`."),
+    camera: Optional[int] = typer.Option(None, help="Camera index for OpenCV (0 is the first camera)."),
+    video: Optional[Path] = typer.Option(None, help="Video file."),
+    images: Optional[Path] = typer.Option(None, help="An image, a folder of images, or a folder of class folders (reports accuracy)."),
+    json_lines: bool = typer.Option(False, "--json", help="One JSON object per frame, then a summary object."),
+    show: bool = typer.Option(False, help="Show frames with label and FPS in a window (q quits)."),
+    max_frames: Optional[int] = typer.Option(None, min=1, help="Stop after this many frames."),
+    threads: Optional[int] = typer.Option(None, min=1, help="Inference threads (default: all cores)."),
+):
+    """Classify every frame and print one line per frame."""
+    with user_errors():
+        runner = runtime.load(model, threads)
+        spec = runner.spec
+        source = _open_source(camera, video, images)
+        latencies, correct, judged, started = [], 0, 0, time.perf_counter()
+        for frame in source:
+            t0 = time.perf_counter()
+            scores = runner.predict(prepare(frame.image, spec)[None])[0]
+            label, score = top_label(scores, spec)
+            latency = (time.perf_counter() - t0) * 1000
+            latencies.append(latency)
+            if frame.truth is not None:
+                judged += 1
+                correct += label == frame.truth
+            if json_lines:
+                record = {"source": source.kind, "frame": frame.index, "label": label,
+                          "score": round(score, 4), "latency_ms": round(latency, 3)}
+                if source.kind == "images":
+                    record["path"] = frame.name
+                if frame.truth is not None:
+                    record["truth"] = frame.truth
+                typer.echo(json.dumps(record))
+            else:
+                typer.echo(f"{frame.name}\t{label}\t{score:.3f}\t{latency:.1f} ms")
+            if show and not _show(frame, label, score, 1000 / np.mean(latencies[-30:])):
+                break
+            if max_frames and len(latencies) >= max_frames:
+                break
+        summary = _summary(source, latencies, correct, judged, started)
+        summary.update(model=str(model), runtime=runner.runtime)
+        if json_lines:
+            typer.echo(json.dumps({"summary": summary}))
+        else:
+            typer.echo("summary: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+        if not latencies:
+            raise UserError(f"{images or video}: no frame could be classified (all {source.skipped} files unreadable)")
+
+
+def main():
+    app()

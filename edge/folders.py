@@ -1,0 +1,95 @@
+"""Image folders: a flat folder of images, or a folder of class folders (the class is the folder name)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edge.errors import UserError
+from edge.preprocess import read_image
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+@dataclass
+class LabelledFolder:
+    """Files of a folder of class folders, in sorted order; classes are the sorted folder names."""
+
+    root: Path
+    classes: list[str]
+    files: list[Path]
+    targets: list[int]
+    skipped: list[Path] = field(default_factory=list)
+
+
+def class_folder(root: str | Path, min_classes: int = 2) -> LabelledFolder:
+    """Scan ROOT/<class>/<image>; UserError for a missing root, too few classes or an empty class."""
+    root = Path(root)
+    if not root.is_dir():
+        raise UserError(f"{root}: no such data folder; pass a folder that holds one sub-folder per class")
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(class_dirs) < min_classes:
+        found = ", ".join(p.name for p in class_dirs) or "none"
+        raise UserError(f"{root}: needs at least {min_classes} class folders (found: {found}); "
+                        "put each class's images in its own sub-folder")
+    files, targets = [], []
+    for index, class_dir in enumerate(class_dirs):
+        class_files = _files(class_dir)
+        if not class_files:
+            raise UserError(f"{class_dir}: class folder is empty; add images or remove the folder")
+        files += class_files
+        targets += [index] * len(class_files)
+    return LabelledFolder(root, [p.name for p in class_dirs], files, targets)
+
+
+def is_class_folder(path: Path) -> bool:
+    """True when PATH holds sub-folders (classes) rather than images."""
+    return path.is_dir() and any(p.is_dir() and not p.name.startswith(".") for p in path.iterdir())
+
+
+def image_paths(path: str | Path) -> list[Path]:
+    """One image file, or the files of a flat folder."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise UserError(f"{path}: no such file or folder; check the --images path")
+    files = _files(path)
+    if not files:
+        raise UserError(f"{path}: folder holds no files; point --images at images")
+    return files
+
+
+def warn_skipped(path: Path, reason: str) -> None:
+    print(f"warning: skipped {path}: {reason}", file=sys.stderr)
+
+
+def load_pixels(folder: LabelledFolder, to_pixels, workers: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Decode every file through `to_pixels` (BGR -> uint8 model pixels) in threads; unreadable files are
+    skipped with a warning and recorded in folder.skipped. Returns (pixels, targets)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def decode(path: Path):
+        try:
+            return to_pixels(read_image(path))
+        except UserError as exc:
+            warn_skipped(path, str(exc).split(": ", 1)[-1])
+            return None
+
+    with ThreadPoolExecutor(workers) as pool:
+        decoded = list(pool.map(decode, folder.files))
+    keep = [i for i, image in enumerate(decoded) if image is not None]
+    folder.skipped = [folder.files[i] for i, image in enumerate(decoded) if image is None]
+    if folder.skipped:
+        print(f"warning: {len(folder.skipped)} of {len(folder.files)} files in {folder.root} were not "
+              "readable images and were skipped", file=sys.stderr)
+    targets = np.asarray([folder.targets[i] for i in keep], dtype=np.int64)
+    for index, name in enumerate(folder.classes):
+        if not np.any(targets == index):
+            raise UserError(f"{folder.root / name}: no readable images left in this class; add images or remove it")
+    return np.stack([decoded[i] for i in keep]), targets

@@ -1,0 +1,49 @@
+"""The one table of export formats, keyed by name. Export, loading, benchmarks and CLI choices all read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge.errors import UserError
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    suffix: str  # file-name ending; the longest matching ending identifies a file's format
+    runtime: str  # which runner loads it: "tflite" or "onnx"
+    exporter: str  # "module:function" in convert/ that writes it (needs TensorFlow)
+    needs: str  # what the device must have installed to run it
+    description: str
+
+
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format("tflite_int8", ".tflite", "tflite", "convert.tflite_export:export_int8", "ai-edge-litert",
+               "TFLite full-integer int8, int8 input and output"),
+        Format("tflite_fp32", ".fp32.tflite", "tflite", "convert.tflite_export:export_fp32", "ai-edge-litert",
+               "TFLite float32"),
+        Format("onnx", ".onnx", "onnx", "convert.onnx_export:export_fp32", "onnxruntime",
+               "ONNX float32"),
+        Format("onnx_int8", ".int8.onnx", "onnx", "convert.onnx_export:export_int8", "onnxruntime",
+               "ONNX int8 static QDQ, per-channel weights"),
+    )
+}
+DEFAULT_FORMATS = ("tflite_int8", "onnx", "onnx_int8")  # what a Raspberry Pi needs
+
+
+def format_of(path: str | Path) -> Format:
+    """The format a model file is in, from its name; UserError for anything the edge runtime cannot run."""
+    name = Path(path).name
+    matches = [f for f in FORMATS.values() if name.endswith(f.suffix)]
+    if not matches:
+        hint = " Convert it first: convert quantize MODEL.keras --data DIR." if name.endswith((".keras", ".h5")) else ""
+        endings = ", ".join(sorted({f.suffix for f in FORMATS.values()}))
+        raise UserError(f"{path}: the edge runtime runs {endings} files, not this one.{hint}")
+    return max(matches, key=lambda f: len(f.suffix))
+
+
+def output_path(out_dir: Path, stem: str, fmt: Format) -> Path:
+    return out_dir / f"{stem}{fmt.suffix}"

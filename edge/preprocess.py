@@ -1,0 +1,67 @@
+"""Frame -> input tensor, driven by a ModelSpec. Training, calibration, parity, benchmarks and the device all call these."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.errors import UserError
+from edge.spec import ModelSpec
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Decode an image file to a BGR uint8 array; UserError when it cannot be decoded."""
+    data = np.fromfile(str(path), dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise UserError(f"{path}: not a readable image (empty, corrupt or not an image format OpenCV decodes)")
+    return image
+
+
+def _convert_colour(image_bgr: np.ndarray, color_order: str) -> np.ndarray:
+    if color_order == "rgb":
+        return cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+    if color_order == "gray":
+        return cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
+    return image_bgr
+
+
+def _resize(image: np.ndarray, height: int, width: int, mode: str) -> np.ndarray:
+    h, w = image.shape[:2]
+    if mode == "stretch":
+        scale_h, scale_w = height / h, width / w
+    else:
+        s = max(height / h, width / w) if mode == "center_crop" else min(height / h, width / w)
+        scale_h = scale_w = s
+    new_h, new_w = max(1, round(h * scale_h)), max(1, round(w * scale_w))
+    interp = cv2.INTER_AREA if new_h * new_w < h * w else cv2.INTER_LINEAR
+    resized = cv2.resize(image, (new_w, new_h), interpolation=interp)
+    if mode == "stretch":
+        return resized
+    if mode == "center_crop":
+        top, left = (new_h - height) // 2, (new_w - width) // 2
+        return resized[top : top + height, left : left + width]
+    canvas = np.zeros((height, width) + resized.shape[2:], dtype=resized.dtype)
+    top, left = (height - new_h) // 2, (width - new_w) // 2
+    canvas[top : top + new_h, left : left + new_w] = resized
+    return canvas
+
+
+def to_pixels(image_bgr: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """BGR frame -> uint8 HxWxC at the model's size and colour order (before normalisation)."""
+    image = _resize(_convert_colour(image_bgr, spec.color_order), spec.height, spec.width, spec.resize)
+    return image.reshape(spec.input_shape)
+
+
+def normalize(pixels: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """uint8 pixels (any leading batch shape) -> float32 model input: pixels * scale + offset."""
+    return pixels.astype(np.float32) * np.float32(spec.scale) + np.float32(spec.offset)
+
+
+def prepare(image_bgr: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """BGR frame -> float32 HxWxC input tensor: what the model was trained on."""
+    return normalize(to_pixels(image_bgr, spec), spec)

@@ -1,0 +1,126 @@
+"""One runner per runtime behind one interface: predict(float batch) -> float scores.
+
+Int8 quantisation of inputs and dequantisation of outputs lives here and only here.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+
+import numpy as np
+
+from edge.errors import UserError
+from edge.formats import format_of
+from edge.metadata import read_tflite_spec, spec_from_onnx_metadata
+from edge.spec import ModelSpec
+
+# Inputs normalised with the input tensor's own scale land exactly on rounding ties (u8 - 128.5); float error
+# would round them either way. Rounding half up, with this tolerance in quantisation steps, maps them all the same way.
+_TIE_TOLERANCE = 1e-3
+
+
+def quantize(x: np.ndarray, scale: float, zero_point: int, dtype: np.dtype) -> np.ndarray:
+    info = np.iinfo(dtype)
+    q = np.floor(x.astype(np.float64) / scale + zero_point + 0.5 + _TIE_TOLERANCE)
+    return np.clip(q, info.min, info.max).astype(dtype)
+
+
+def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    return ((q.astype(np.float32) - zero_point) * np.float32(scale)).astype(np.float32)
+
+
+def _package_version(*names: str) -> str:
+    for name in names:
+        try:
+            return importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return "unknown"
+
+
+def _tflite_interpreter_class():
+    """(Interpreter class, description): ai_edge_litert first, then tflite_runtime."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+
+        return Interpreter, f"ai-edge-litert {_package_version('ai-edge-litert')}"
+    except ImportError:
+        pass
+    try:
+        from tflite_runtime.interpreter import Interpreter
+
+        return Interpreter, f"tflite-runtime {_package_version('tflite-runtime')}"
+    except ImportError:
+        raise UserError("running .tflite models needs a TFLite runtime: pip install ai-edge-litert") from None
+
+
+class TFLiteRunner:
+    """A .tflite model on LiteRT (XNNPACK), one image per invoke."""
+
+    def __init__(self, path: Path, threads: int):
+        interpreter_class, self.runtime = _tflite_interpreter_class()
+        self.spec = read_tflite_spec(path)
+        try:
+            self.interpreter = interpreter_class(model_path=str(path), num_threads=threads)
+            self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise UserError(f"{path}: LiteRT cannot load it ({str(exc).splitlines()[0][:200]}); re-export it") from None
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        in_dtype, out_dtype = self.input["dtype"], self.output["dtype"]
+        in_scale, in_zero = self.input["quantization"]
+        out_scale, out_zero = self.output["quantization"]
+        scores = []
+        for x in batch:
+            x = x[None]
+            if in_dtype in (np.int8, np.uint8):
+                x = quantize(x, in_scale, in_zero, in_dtype)
+            self.interpreter.set_tensor(self.input["index"], x.astype(in_dtype, copy=False))
+            self.interpreter.invoke()
+            y = self.interpreter.get_tensor(self.output["index"])
+            scores.append(dequantize(y, out_scale, out_zero) if out_dtype in (np.int8, np.uint8) else y)
+        return np.concatenate(scores).astype(np.float32)
+
+
+class OnnxRunner:
+    """An .onnx model on onnxruntime's CPU provider."""
+
+    def __init__(self, path: Path, threads: int):
+        import onnxruntime as ort
+
+        self.runtime = f"onnxruntime {ort.__version__}"
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception classes for bad files
+            raise UserError(f"{path}: onnxruntime cannot load it ({str(exc).splitlines()[0][:200]}); re-export it") from None
+        self.spec = spec_from_onnx_metadata(self.session.get_modelmeta().custom_metadata_map)
+        self.input_name = self.session.get_inputs()[0].name
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: batch.astype(np.float32, copy=False)})[0]
+
+
+RUNNERS = {"tflite": TFLiteRunner, "onnx": OnnxRunner}
+
+
+def load(path: str | Path, threads: int | None = None, spec: ModelSpec | None = None):
+    """Open a model file with the runner its format needs. `spec` replaces the embedded one when given."""
+    path = Path(path)
+    fmt = format_of(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such model file; check the --model path")
+    runner = RUNNERS[fmt.runtime](path, threads or os.cpu_count() or 1)
+    runner.format = fmt
+    runner.path = path
+    runner.spec = spec or runner.spec
+    if runner.spec is None:
+        raise UserError(f"{path}: carries no model spec (labels, input size); export it with `convert quantize`")
+    return runner

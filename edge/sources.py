@@ -1,0 +1,81 @@
+"""Frames from a camera index, a video file, or images (a file, a folder, or a folder of class folders)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from edge.errors import UserError
+from edge.folders import class_folder, image_paths, is_class_folder, warn_skipped
+from edge.preprocess import read_image
+
+
+@dataclass
+class Frame:
+    image: np.ndarray  # BGR uint8
+    index: int
+    name: str  # file path, or "frame N"
+    truth: str | None = None  # the class folder's name, when images come from class folders
+
+
+class ImageSource:
+    """Images from a file or folder; unreadable files are skipped with a warning and counted."""
+
+    kind = "images"
+
+    def __init__(self, path: str | Path):
+        path = Path(path)
+        if is_class_folder(path):
+            folder = class_folder(path, min_classes=1)
+            self.items = [(f, folder.classes[t]) for f, t in zip(folder.files, folder.targets)]
+        else:
+            self.items = [(f, None) for f in image_paths(path)]
+        self.skipped = 0
+
+    def __iter__(self) -> Iterator[Frame]:
+        for index, (path, truth) in enumerate(self.items):
+            try:
+                image = read_image(path)
+            except UserError as exc:
+                warn_skipped(path, str(exc).split(": ", 1)[-1])
+                self.skipped += 1
+                continue
+            yield Frame(image, index, str(path), truth)
+
+
+class CaptureSource:
+    """Frames from OpenCV's VideoCapture: a camera index or a video file."""
+
+    def __init__(self, target: int | str, kind: str):
+        self.kind, self.target, self.skipped = kind, target, 0
+        what = f"camera {target}" if kind == "camera" else f"video {target}"
+        if kind == "video" and not Path(target).is_file():
+            raise UserError(f"{target}: no such video file; check the --video path")
+        self.capture = cv2.VideoCapture(target)
+        if not self.capture.isOpened():
+            fix = ("check it is connected and free (ls /dev/video*), or try another --camera index"
+                   if kind == "camera" else "it is not a video OpenCV can decode; re-encode it (e.g. ffmpeg -c:v libx264)")
+            raise UserError(f"{what} did not open: {fix}")
+        ok, self.first = self.capture.read()
+        if not ok or self.first is None:
+            self.capture.release()
+            raise UserError(f"{what} opened but gave no frame: "
+                            + ("is another program using it?" if kind == "camera" else "it is empty or its codec is not supported"))
+        self.ended = False
+
+    def __iter__(self) -> Iterator[Frame]:
+        try:
+            image, index = self.first, 0
+            while image is not None:
+                yield Frame(image, index, f"frame {index}")
+                ok, image = self.capture.read()
+                index += 1
+                if not ok:
+                    self.ended = True
+                    break
+        finally:
+            self.capture.release()

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The main job on the shipped sample (100+100 training photos, 50+50 test photos), offline, a few minutes on 2 cores:
+# train a small CNN -> int8 TFLite + ONNX with the parity gate -> classify the test photos -> benchmark every export.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/venv.sh
+export PATH="$PWD/.venv/bin:$PATH" TF_CPP_MIN_LOG_LEVEL=3
+sample=data/sample/muffin-chihuahua
+out=runs/demo
+mkdir -p "$out"
+
+train muffins --data "$sample" --model base_cnn --size 96 --epochs 15 --out "$out/muffins.keras"
+convert quantize "$out/muffins.keras" --data "$sample/test" --out-dir "$out/models"
+edge-classify --model "$out/models/muffins.tflite" --images "$sample/test" | tail -n 3
+edge-bench -m "$out/models/muffins.tflite" -m "$out/models/muffins.onnx" -m "$out/models/muffins.int8.onnx" \
+    --data "$sample/test" --threads 1,2 --out "$out/bench"

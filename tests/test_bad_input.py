@@ -1,0 +1,138 @@
+"""Every bad input gets one clear line naming the file or flag, a non-zero exit, and no partial output."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tests.conftest import SAMPLE
+
+
+def _error_line(result) -> str:
+    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+@pytest.fixture
+def classify(cli):
+    from edge.classify import app
+
+    return lambda *args: cli.invoke(app, [str(a) for a in args])
+
+
+def test_missing_model(classify, tmp_path):
+    result = classify("--model", tmp_path / "nope.tflite", "--images", SAMPLE / "test")
+    assert result.exit_code == 2 and "nope.tflite: no such model file" in _error_line(result)
+
+
+@pytest.mark.parametrize("name", ["corrupt.tflite", "corrupt.onnx", "corrupt.int8.onnx"])
+def test_corrupt_model(classify, tmp_path, name):
+    model = tmp_path / name
+    model.write_bytes(b"\x00garbage" * 50)
+    result = classify("--model", model, "--images", SAMPLE / "test")
+    assert result.exit_code == 2 and name in _error_line(result)
+
+
+def test_truncated_tflite(classify, exported, tmp_path):
+    out_dir, _ = exported
+    truncated = tmp_path / "cut.tflite"
+    truncated.write_bytes((out_dir / "muffins.tflite").read_bytes()[:5000])
+    result = classify("--model", truncated, "--images", SAMPLE / "test")
+    assert result.exit_code == 2 and "cut.tflite" in _error_line(result)
+
+
+def test_keras_file_given_to_edge_classify(classify, trained):
+    result = classify("--model", trained, "--images", SAMPLE / "test")
+    assert result.exit_code == 2 and "convert quantize" in _error_line(result)
+
+
+def test_unreadable_files_in_data_folder_are_skipped_and_counted(classify, exported, tmp_path):
+    out_dir, _ = exported
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE / "test", data)
+    (data / "muffin" / "notes.txt").write_text("not an image")
+    (data / "chihuahua" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    result = classify("--model", out_dir / "muffins.tflite", "--images", data, "--json")
+    assert result.exit_code == 0, result.output
+    assert "skipped" in result.stderr and "notes.txt" in result.stderr and "broken.jpg" in result.stderr
+    assert '"skipped": 2' in result.stdout.splitlines()[-1] and '"frames": 100' in result.stdout.splitlines()[-1]
+
+
+def test_folder_of_only_broken_files(classify, exported, tmp_path):
+    out_dir, _ = exported
+    (tmp_path / "a.jpg").write_bytes(b"nope")
+    result = classify("--model", out_dir / "muffins.tflite", "--images", tmp_path)
+    assert result.exit_code == 2 and "no frame could be classified" in _error_line(result)
+
+
+def test_camera_that_does_not_open(classify, exported):
+    out_dir, _ = exported
+    result = classify("--model", out_dir / "muffins.tflite", "--camera", 97)
+    assert result.exit_code == 2 and "camera 97 did not open" in _error_line(result)
+
+
+def test_video_that_cannot_be_decoded(classify, exported, tmp_path):
+    out_dir, _ = exported
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"this is not a video" * 100)
+    result = classify("--model", out_dir / "muffins.tflite", "--video", video)
+    assert result.exit_code == 2 and "clip.mp4" in _error_line(result)
+
+
+def test_two_sources_at_once(classify, exported):
+    out_dir, _ = exported
+    result = classify("--model", out_dir / "muffins.tflite", "--camera", 0, "--images", SAMPLE / "test")
+    assert result.exit_code == 2 and "exactly one source" in _error_line(result)
+
+
+@pytest.mark.parametrize("layout", ["one_class", "empty_class"])
+def test_training_data_with_one_or_an_empty_class(cli, tmp_path, layout):
+    from train.cli import app
+
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE / "train" / "muffin", data / "muffin")
+    if layout == "empty_class":
+        (data / "chihuahua").mkdir()
+    out = tmp_path / "m.keras"
+    result = cli.invoke(app, ["folder", "--data", str(data), "--model", "base_cnn", "--out", str(out)])
+    line = _error_line(result)
+    assert result.exit_code == 2 and not out.exists()
+    assert ("needs at least 2 class folders" in line) if layout == "one_class" else ("chihuahua: class folder is empty" in line)
+
+
+def test_convert_corrupt_keras_leaves_nothing(cli, tmp_path):
+    from convert.cli import app
+
+    model = tmp_path / "bad.keras"
+    model.write_bytes(b"PK\x03\x04 not really a zip")
+    out_dir = tmp_path / "models"
+    result = cli.invoke(app, ["quantize", str(model), "--data", str(SAMPLE / "test"), "--out-dir", str(out_dir)])
+    assert result.exit_code == 2 and "bad.keras" in _error_line(result)
+    assert not out_dir.exists() or not any(out_dir.iterdir())
+
+
+def test_convert_data_with_other_classes(cli, trained, tmp_path):
+    from convert.cli import app
+
+    data = tmp_path / "data"
+    for name in ("cat", "dog"):
+        shutil.copytree(SAMPLE / "test" / "muffin", data / name)
+    result = cli.invoke(app, ["quantize", str(trained), "--data", str(data), "--out-dir", str(tmp_path / "models")])
+    assert result.exit_code == 2 and "do not match the model's labels" in _error_line(result)
+
+
+def test_convert_unknown_format(cli, trained, tmp_path):
+    from convert.cli import app
+
+    result = cli.invoke(app, ["quantize", str(trained), "--data", str(SAMPLE / "test"), "--formats", "tflite_int4"])
+    assert result.exit_code == 2 and "--formats" in _error_line(result)
+
+
+def test_train_missing_weights_file(cli, tmp_path):
+    from train.cli import app
+
+    result = cli.invoke(app, ["muffins", "--data", str(SAMPLE), "--weights", str(tmp_path / "none.weights.h5"),
+                              "--out", str(tmp_path / "m.keras")])
+    assert result.exit_code == 2 and "--weights" in _error_line(result)

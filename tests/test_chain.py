@@ -1,0 +1,109 @@
+"""The real chain on the shipped sample: train -> convert (parity) -> re-load -> classify -> bench."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from edge import runtime
+from edge.formats import DEFAULT_FORMATS, FORMATS
+from edge.preprocess import prepare, read_image
+from tests.conftest import SAMPLE
+
+
+def test_train_writes_model_with_spec_and_metrics(trained):
+    metrics = json.loads(trained.with_suffix(".metrics.json").read_text())
+    assert metrics["train"]["images"] == 200 and metrics["test"]["images"] == 100
+    assert set(metrics["test"]["per_class_recall"]) == {"chihuahua", "muffin"}
+    assert np.asarray(metrics["test"]["confusion_matrix"]["rows_true_columns_predicted"]).sum() == 100
+    assert metrics["test"]["accuracy"] > 0.55, "a few epochs on 200 photos should beat chance"
+    spec = json.loads(zipfile.ZipFile(trained).read("edge_spec.json"))
+    assert spec["labels"] == ["chihuahua", "muffin"] and spec["height"] == 48
+
+
+def test_quantize_writes_every_default_format_and_passes_parity(exported):
+    out_dir, report = exported
+    assert report["passed"] and report["images"] == 100
+    rows = {row["format"]: row for row in report["rows"]}
+    for name in DEFAULT_FORMATS:
+        path = out_dir / f"muffins{FORMATS[name].suffix}"
+        assert path.is_file() and rows[name]["size_mb"] == pytest.approx(path.stat().st_size / 1e6)
+        assert rows[name]["agreement"] >= 98.0 and rows[name]["drop"] <= 1.0
+    assert rows["tflite_int8"]["size_mb"] < 0.3 * rows["onnx"]["size_mb"]
+    assert not list(out_dir.glob(".partial-*")), "no temporary file may be left behind"
+
+
+@pytest.mark.parametrize("name", DEFAULT_FORMATS)
+def test_exports_reload_with_spec_and_match_float_model(exported, trained, name):
+    from convert import keras_file
+
+    out_dir, _ = exported
+    model, spec = keras_file.load(trained)
+    runner = runtime.load(out_dir / f"muffins{FORMATS[name].suffix}", threads=1)
+    assert runner.spec == spec
+    images = [read_image(p) for p in sorted((SAMPLE / "test" / "muffin").iterdir())[:8]]
+    batch = np.stack([prepare(image, spec) for image in images])
+    expected = model.predict(batch, verbose=0)
+    got = runner.predict(batch)
+    assert got.shape == expected.shape
+    assert np.max(np.abs(got - expected)) < (1e-4 if name == "onnx" else 0.08)
+
+
+def test_classify_reports_the_accuracy_parity_measured(exported, cli):
+    from edge.classify import app
+
+    out_dir, report = exported
+    parity = {row["format"]: row["accuracy"] for row in report["rows"]}
+    for name in DEFAULT_FORMATS:
+        result = cli.invoke(app, ["--model", str(out_dir / f"muffins{FORMATS[name].suffix}"),
+                                  "--images", str(SAMPLE / "test"), "--json"])
+        assert result.exit_code == 0, result.output
+        lines = [json.loads(line) for line in result.stdout.splitlines()]
+        frames, summary = lines[:-1], lines[-1]["summary"]
+        assert len(frames) == 100 and summary["frames"] == 100
+        assert {f["label"] for f in frames} <= {"chihuahua", "muffin"}
+        assert all(f["latency_ms"] > 0 and 0.5 <= f["score"] <= 1.0 for f in frames)
+        assert summary["accuracy"] * 100 == pytest.approx(parity[name], abs=0.01)
+
+
+def test_classify_one_image_human_output(exported, cli):
+    from edge.classify import app
+
+    out_dir, _ = exported
+    image = sorted((SAMPLE / "test" / "chihuahua").iterdir())[0]
+    result = cli.invoke(app, ["--model", str(out_dir / "muffins.tflite"), "--images", str(image)])
+    assert result.exit_code == 0, result.output
+    first = result.stdout.splitlines()[0].split("\t")
+    assert first[0] == str(image) and first[1] in ("chihuahua", "muffin")
+
+
+def test_classify_video_until_it_ends(exported, cli, tmp_path):
+    import cv2
+
+    from edge.classify import app
+
+    out_dir, _ = exported
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 160))
+    for path in sorted((SAMPLE / "test" / "muffin").iterdir())[:12]:
+        writer.write(cv2.resize(read_image(path), (160, 160)))
+    writer.release()
+    result = cli.invoke(app, ["--model", str(out_dir / "muffins.onnx"), "--video", str(video), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.splitlines()[-1])["summary"]
+    assert summary["frames"] == 12 and "gave no more frames" in summary["ended"]
+    limited = cli.invoke(app, ["--model", str(out_dir / "muffins.onnx"), "--video", str(video), "--max-frames", "5", "--json"])
+    assert json.loads(limited.stdout.splitlines()[-1])["summary"]["frames"] == 5
+
+
+def test_inspect_prints_embedded_spec(exported, cli):
+    from convert.cli import app
+
+    out_dir, _ = exported
+    result = cli.invoke(app, ["inspect", str(out_dir / "muffins.int8.onnx")])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    assert info["format"] == "onnx_int8" and info["spec"]["labels"] == ["chihuahua", "muffin"]

@@ -1,0 +1,101 @@
+"""The spec round-trips through both file formats; preprocessing is one function everywhere."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge.errors import UserError
+from edge.preprocess import normalize, prepare, read_image, to_pixels
+from edge.runtime import dequantize, quantize
+from edge.spec import ModelSpec
+from tests.conftest import SAMPLE
+
+SPEC = ModelSpec(task="binary", labels=("chihuahua", "muffin"), height=48, width=64, scale=1 / 127.5, offset=-1.0)
+
+
+@pytest.mark.parametrize("mode", ["stretch", "center_crop", "letterbox"])
+@pytest.mark.parametrize("color, channels", [("rgb", 3), ("bgr", 3), ("gray", 1)])
+def test_prepare_shapes_and_range(mode, color, channels):
+    spec = ModelSpec("binary", ("a", "b"), 48, 64, channels=channels, color_order=color, resize=mode,
+                     scale=SPEC.scale, offset=SPEC.offset)
+    image = read_image(next((SAMPLE / "test" / "muffin").iterdir()))
+    x = prepare(image, spec)
+    assert x.shape == (48, 64, channels) and x.dtype == np.float32
+    assert -1.0 <= x.min() < x.max() <= 1.0
+
+
+def test_center_crop_keeps_the_middle_and_letterbox_pads():
+    image = np.zeros((100, 300, 3), np.uint8)
+    image[:, 100:200] = 255  # white square in the middle of a wide frame
+    crop = to_pixels(image, ModelSpec("binary", ("a", "b"), 50, 50, color_order="bgr", resize="center_crop"))
+    letter = to_pixels(image, ModelSpec("binary", ("a", "b"), 60, 60, color_order="bgr", resize="letterbox"))
+    assert crop.min() == 255
+    assert letter[:15].max() == 0 and letter[30, 30].min() == 255
+
+
+def test_training_loader_gives_the_tensors_the_device_computes():
+    from edge.folders import class_folder
+    from train import data
+
+    train, test, train_dir = data.folders(SAMPLE, 0.2, 0)
+    split = data.load(train, test, train_dir, SPEC)
+    first = read_image(test.files[0])
+    assert np.array_equal(normalize(split.test_x[:1], SPEC)[0], prepare(first, SPEC))
+    assert split.classes == class_folder(SAMPLE / "train").classes
+
+
+def test_unsplit_folder_is_split_80_20_by_class():
+    from train import data
+
+    train, test, _ = data.folders(SAMPLE / "train", 0.2, 0)
+    assert len(train.files) == 160 and len(test.files) == 40
+    assert np.bincount(test.targets).tolist() == [20, 20]
+    assert not set(train.files) & set(test.files)
+
+
+def test_int8_input_ties_round_the_same_way():
+    pixels = np.arange(256, dtype=np.uint8)
+    q = quantize(normalize(pixels, SPEC), 1 / 127.5, -1, np.int8)
+    assert np.array_equal(q.astype(int), pixels.astype(int) - 128)
+    assert np.allclose(dequantize(q, 1 / 127.5, -1), normalize(pixels, SPEC), atol=1 / 127.5)
+
+
+def test_spec_json_round_trip_and_validation():
+    assert ModelSpec.from_json(SPEC.with_extra(recipe="muffins").to_json()).extra == {"recipe": "muffins"}
+    with pytest.raises(UserError, match="color_order 'gray' goes with channels=1"):
+        ModelSpec("binary", ("a", "b"), 8, 8, channels=3, color_order="gray")
+    with pytest.raises(UserError, match="at least two labels"):
+        ModelSpec("multiclass", ("a",), 8, 8)
+
+
+def test_spec_round_trips_through_tflite_and_onnx_metadata(tmp_path):
+    import onnx
+    from ai_edge_litert import schema_py_generated as schema
+    from onnx import helper
+
+    from convert.metadata import embed_onnx, embed_tflite
+    from edge.metadata import read_tflite_spec, tflite_metadata
+    from edge.runtime import OnnxRunner
+
+    tflite = tmp_path / "m.tflite"
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 2])],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 2])])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+    embed_onnx(proto, SPEC)
+    onnx.save(proto, str(tmp_path / "m.onnx"))
+    assert OnnxRunner(tmp_path / "m.onnx", 1).spec == SPEC
+
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [tf.function(lambda x: x * 2.0).get_concrete_function(tf.TensorSpec([1, 2], tf.float32))])
+    plain = converter.convert()
+    once = embed_tflite(plain, SPEC)
+    twice = embed_tflite(once, SPEC.with_extra(version=2))
+    tflite.write_bytes(twice)
+    assert read_tflite_spec(tflite) == SPEC.with_extra(version=2)
+    model = schema.Model.GetRootAs(twice, 0)
+    names = [model.Metadata(i).Name() for i in range(model.MetadataLength())]
+    assert names.count(b"edge_spec") == 1 and "min_runtime_version" in tflite_metadata(twice)
