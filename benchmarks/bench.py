@@ -22,7 +22,7 @@ from edge.console import user_errors
 from edge.errors import UserError
 from edge.folders import class_folder, image_paths, is_class_folder
 from edge.postprocess import class_indices
-from edge.preprocess import normalize, prepare, read_image, to_pixels
+from edge.preprocess import prepare, read_image
 from edge.tables import markdown
 
 app = typer.Typer(add_completion=False, help=__doc__)
@@ -60,15 +60,14 @@ def _accuracy(runner, data: Path) -> float:
 
 
 def _open(path: Path, threads: int, frames: list[np.ndarray]):
-    """(runner, inputs, preprocess median ms) or an error row's status."""
+    """(runner, preprocessed inputs, median preprocessing ms); UserError when the model cannot be loaded."""
     runner = runtime.load(path, threads)
-    started = []
-    inputs = []
+    costs, inputs = [], []
     for frame in frames:
         t0 = time.perf_counter()
         inputs.append(prepare(frame, runner.spec)[None])
-        started.append((time.perf_counter() - t0) * 1000)
-    return runner, inputs, float(np.median(started))
+        costs.append((time.perf_counter() - t0) * 1000)
+    return runner, inputs, float(np.median(costs))
 
 
 def run(models: list[Path], threads: list[int], frames: list[np.ndarray], runs: int, warmup: int,

@@ -111,9 +111,13 @@ def quantize(
             final = output_path(out_dir, model_path.stem, fmt)
             started = time.perf_counter()
             module, function = fmt.exporter.split(":")
-            with atomic_path(final) as tmp:
-                getattr(importlib.import_module(module), function)(model, spec, calibration, tmp)
-                scores = runtime.load(tmp, threads).predict(inputs)  # verifies the file loads before it gets its name
+            try:
+                with atomic_path(final) as tmp:
+                    getattr(importlib.import_module(module), function)(model, spec, calibration, tmp)
+                    scores = runtime.load(tmp, threads).predict(inputs)  # the file must load before it gets its name
+            except OSError as exc:
+                raise UserError(f"--out-dir {out_dir}: cannot write {final.name} ({exc.strerror or exc}); "
+                                "free some space or choose a writable folder") from None
             row = compare(name, scores, float_scores, targets, spec, thresholds)
             row.update(file=final.name, size_mb=final.stat().st_size / 1e6, export_s=round(time.perf_counter() - started, 1),
                        status="FAIL" if row["failures"] else "ok")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import time
 from pathlib import Path
@@ -46,6 +47,17 @@ def _show(frame: Frame, label: str, score: float, fps: float) -> bool:
                         "(the -headless wheel has none), or drop --show") from None
 
 
+def _frame_line(frame: Frame, kind: str, label: str, score: float, latency: float, json_lines: bool) -> str:
+    if not json_lines:
+        return f"{frame.name}\t{label}\t{score:.3f}\t{latency:.1f} ms"
+    record = {"source": kind, "frame": frame.index, "label": label, "score": round(score, 4), "latency_ms": round(latency, 3)}
+    if kind == "images":
+        record["path"] = frame.name
+    if frame.truth is not None:
+        record["truth"] = frame.truth
+    return json.dumps(record)
+
+
 def _summary(source, latencies: list[float], correct: int, judged: int, started: float) -> dict:
     elapsed = time.perf_counter() - started
     summary = {"frames": len(latencies), "skipped": source.skipped,
@@ -77,29 +89,26 @@ def classify(
         spec = runner.spec
         source = _open_source(camera, video, images)
         latencies, correct, judged, started = [], 0, 0, time.perf_counter()
-        for frame in source:
-            t0 = time.perf_counter()
-            scores = runner.predict(prepare(frame.image, spec)[None])[0]
-            label, score = top_label(scores, spec)
-            latency = (time.perf_counter() - t0) * 1000
-            latencies.append(latency)
-            if frame.truth is not None:
-                judged += 1
-                correct += label == frame.truth
-            if json_lines:
-                record = {"source": source.kind, "frame": frame.index, "label": label,
-                          "score": round(score, 4), "latency_ms": round(latency, 3)}
-                if source.kind == "images":
-                    record["path"] = frame.name
+        recent = collections.deque(maxlen=30)  # wall-clock times of the last frames, for the FPS overlay
+        try:
+            for frame in source:
+                recent.append(time.perf_counter())
+                t0 = time.perf_counter()
+                scores = runner.predict(prepare(frame.image, spec)[None])[0]
+                label, score = top_label(scores, spec)
+                latency = (time.perf_counter() - t0) * 1000
+                latencies.append(latency)
                 if frame.truth is not None:
-                    record["truth"] = frame.truth
-                typer.echo(json.dumps(record))
-            else:
-                typer.echo(f"{frame.name}\t{label}\t{score:.3f}\t{latency:.1f} ms")
-            if show and not _show(frame, label, score, 1000 / np.mean(latencies[-30:])):
-                break
-            if max_frames and len(latencies) >= max_frames:
-                break
+                    judged += 1
+                    correct += label == frame.truth
+                typer.echo(_frame_line(frame, source.kind, label, score, latency, json_lines))
+                fps = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 else 0.0
+                if show and not _show(frame, label, score, fps):
+                    break
+                if max_frames and len(latencies) >= max_frames:
+                    break
+        except KeyboardInterrupt:  # Ctrl-C ends a camera run; the summary still prints
+            pass
         summary = _summary(source, latencies, correct, judged, started)
         summary.update(model=str(model), runtime=runner.runtime)
         if json_lines:
