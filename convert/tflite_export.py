@@ -29,6 +29,20 @@ def export_fp32(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> 
     path.write_bytes(embed_tflite(_convert(converter), spec))
 
 
+def export_fp16(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> None:
+    tf, converter = _converter(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_types = [tf.float16]
+    path.write_bytes(embed_tflite(_convert(converter), spec))
+
+
+def export_dynamic(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> None:
+    """int8 weights, activations quantised on the fly; needs no calibration images."""
+    tf, converter = _converter(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    path.write_bytes(embed_tflite(_convert(converter), spec))
+
+
 def export_int8(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> None:
     """Full-integer int8 with int8 input and output, calibrated on CALIBRATION (float inputs, one per image)."""
     tf, converter = _converter(model)

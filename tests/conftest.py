@@ -34,10 +34,12 @@ def trained(tmp_path_factory, cli) -> Path:
 
 @pytest.fixture(scope="session")
 def exported(trained, tmp_path_factory, cli) -> tuple[Path, dict]:
-    """(folder of exports, parity report) from `convert quantize` on the trained model."""
+    """(folder of exports in every format, parity report) from `convert quantize` on the trained model."""
     from convert.cli import app
+    from edge.formats import FORMATS
 
     out_dir = tmp_path_factory.mktemp("models")
-    result = cli.invoke(app, ["quantize", str(trained), "--data", str(SAMPLE / "test"), "--out-dir", str(out_dir)])
+    result = cli.invoke(app, ["quantize", str(trained), "--data", str(SAMPLE / "test"), "--out-dir", str(out_dir),
+                              "--formats", ",".join(FORMATS)])
     assert result.exit_code == 0, result.output
     return out_dir, json.loads((out_dir / "parity.json").read_text())

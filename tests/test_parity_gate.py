@@ -1,0 +1,44 @@
+"""The parity gate fails a model that int8 cannot represent: exit 1, the failing figure, and advice."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from edge.spec import ModelSpec
+from tests.conftest import SAMPLE
+
+
+def _outlier_model():
+    """Mean colour -> two hidden units: one carries a +-1000 range that swamps the other (the useful signal,
+    +-0.05) in a per-tensor int8 activation scale, so int8 outputs lose the signal the float model uses."""
+    import keras
+
+    inputs = keras.Input((32, 32, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(inputs)
+    hidden = keras.layers.Dense(2, name="hidden")(pooled)
+    output = keras.layers.Dense(1, activation="sigmoid", name="out")(hidden)
+    model = keras.Model(inputs, output)
+    model.get_layer("hidden").set_weights([np.array([[1000.0, 0.05], [0.0, -0.05], [0.0, 0.0]], np.float32),
+                                           np.zeros(2, np.float32)])
+    model.get_layer("out").set_weights([np.array([[0.0], [200.0]], np.float32), np.zeros(1, np.float32)])
+    return model
+
+
+def test_int8_drift_exits_1_with_advice(cli, tmp_path):
+    from convert import keras_file
+    from convert.cli import app
+
+    spec = ModelSpec("binary", ("chihuahua", "muffin"), 32, 32, scale=1 / 127.5, offset=-1.0)
+    model_path = keras_file.save(_outlier_model(), spec, tmp_path / "outlier.keras")
+    out_dir = tmp_path / "models"
+    result = cli.invoke(app, ["quantize", str(model_path), "--data", str(SAMPLE / "test"), "--calib", str(SAMPLE / "train"),
+                              "--out-dir", str(out_dir), "--formats", "tflite_int8,onnx"])
+    assert result.exit_code == 1, result.output
+    report = json.loads((out_dir / "parity.json").read_text())
+    rows = {row["format"]: row for row in report["rows"]}
+    assert not report["passed"]
+    assert rows["tflite_int8"]["status"] == "FAIL" and rows["tflite_int8"]["agreement"] < 98.0
+    assert rows["onnx"]["status"] == "ok" and rows["onnx"]["agreement"] == 100.0
+    assert "parity failed: tflite_int8: agreement" in result.stderr and "advice:" in result.stderr
