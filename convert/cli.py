@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import time
+import tomllib
 from pathlib import Path
 from typing import Optional
 
@@ -13,6 +14,7 @@ import typer
 
 from convert import keras_file
 from convert.calibration import calibration_inputs
+from convert.metadata import embed_file
 from convert.parity import ADVICE, Thresholds, compare
 from edge import runtime
 from edge.atomic import atomic_path, write_text
@@ -69,6 +71,44 @@ def list_formats():
     typer.echo(markdown(rows, ["name", "file", "runs on", "default", "what"]))
 
 
+def _thresholds(config: Optional[Path], max_drop: Optional[float], min_agreement: Optional[float]) -> Thresholds:
+    """Flags win over the config file's [parity] table, which wins over the built-in defaults."""
+    values = {}
+    if config is not None:
+        try:
+            values = tomllib.loads(config.read_text()).get("parity", {})
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise UserError(f"--config {config}: cannot read it as TOML ({exc}); see README for the [parity] table") from None
+        unknown = set(values) - set(Thresholds.__dataclass_fields__)
+        if unknown:
+            raise UserError(f"--config {config}: unknown keys {sorted(unknown)}; use max_drop and min_agreement")
+    flags = {k: v for k, v in (("max_drop", max_drop), ("min_agreement", min_agreement)) if v is not None}
+    return Thresholds(**(values | flags))
+
+
+def _export_and_check(name: str, model, spec, calibration, inputs, float_scores, targets, thresholds: Thresholds,
+                      out_dir: Path, stem: str, threads: Optional[int]) -> dict:
+    """Export one format, run it on the held-out inputs, embed the spec with its parity figures, and only then
+    give the file its final name."""
+    fmt = FORMATS[name]
+    final = output_path(out_dir, stem, fmt)
+    started = time.perf_counter()
+    module, function = fmt.exporter.split(":")
+    try:
+        with atomic_path(final) as tmp:
+            getattr(importlib.import_module(module), function)(model, spec, calibration, tmp)
+            scores = runtime.load(tmp, threads, spec=spec).predict(inputs)
+            row = compare(name, scores, float_scores, targets, spec, thresholds)
+            embed_file(tmp, spec.with_extra(parity={k: row[k] for k in ("accuracy", "drop", "agreement")}))
+            runtime.load(tmp, 1)  # what gets the final name must load with its spec
+    except OSError as exc:
+        raise UserError(f"--out-dir {out_dir}: cannot write {final.name} ({exc.strerror or exc}); "
+                        "free some space or choose a writable folder") from None
+    row.update(file=final.name, size_mb=final.stat().st_size / 1e6, export_s=round(time.perf_counter() - started, 1),
+               status="FAIL" if row["failures"] else "ok")
+    return row
+
+
 @app.command()
 def quantize(
     model_path: Path = typer.Argument(..., metavar="MODEL.keras", help="Model written by `train`."),
@@ -77,13 +117,17 @@ def quantize(
     formats: str = typer.Option(",".join(DEFAULT_FORMATS), help=f"Comma-separated, from: {', '.join(FORMATS)}."),
     calib: Optional[Path] = typer.Option(None, help="Calibration images (class folders) [default: the model's training folder]."),
     calib_count: int = typer.Option(256, min=1, help="How many calibration images, stratified by class."),
-    max_drop: float = typer.Option(Thresholds.max_drop, help="Fail when an export loses more accuracy points than this."),
-    min_agreement: float = typer.Option(Thresholds.min_agreement, help="Fail when top-1 agreement with float is below this percent."),
+    max_drop: Optional[float] = typer.Option(None, help=f"Fail when an export loses more accuracy points than this [default: {Thresholds.max_drop}]."),
+    min_agreement: Optional[float] = typer.Option(None, help=f"Fail when top-1 agreement with float is below this percent [default: {Thresholds.min_agreement}]."),
+    config: Optional[Path] = typer.Option(None, help="TOML file with a [parity] table (max_drop, min_agreement) a CI job can commit."),
+    json_summary: bool = typer.Option(False, "--json", help="Print the parity report as JSON instead of a table."),
     threads: Optional[int] = typer.Option(None, min=1, help="Threads for evaluating the exports."),
 ):
-    """Export MODEL.keras to int8 TFLite and fp32/int8 ONNX, check each against the float model, exit 1 on drift."""
+    """Export MODEL.keras (int8 TFLite, fp32 and int8 ONNX by default), check each against the float model on
+    --data, write parity.json; exit 0 pass, 1 parity failure, 2 bad input."""
     with user_errors():
         names = _parse_formats(formats)
+        thresholds = _thresholds(config, max_drop, min_agreement)
         model, spec = keras_file.load(model_path)
         if spec.task == "regression":
             raise UserError(f"{model_path}: parity for regression models is not supported yet; convert classification models")
@@ -105,31 +149,18 @@ def quantize(
         float_accuracy = 100 * float(np.mean(class_indices(float_scores, spec) == targets))
         rows = [{"format": "keras (float)", "file": model_path.name, "size_mb": model_path.stat().st_size / 1e6,
                  "accuracy": round(float_accuracy, 2), "status": "reference"}]
-        thresholds = Thresholds(max_drop, min_agreement)
         for name in names:
-            fmt = FORMATS[name]
-            final = output_path(out_dir, model_path.stem, fmt)
-            started = time.perf_counter()
-            module, function = fmt.exporter.split(":")
-            try:
-                with atomic_path(final) as tmp:
-                    getattr(importlib.import_module(module), function)(model, spec, calibration, tmp)
-                    scores = runtime.load(tmp, threads).predict(inputs)  # the file must load before it gets its name
-            except OSError as exc:
-                raise UserError(f"--out-dir {out_dir}: cannot write {final.name} ({exc.strerror or exc}); "
-                                "free some space or choose a writable folder") from None
-            row = compare(name, scores, float_scores, targets, spec, thresholds)
-            row.update(file=final.name, size_mb=final.stat().st_size / 1e6, export_s=round(time.perf_counter() - started, 1),
-                       status="FAIL" if row["failures"] else "ok")
+            row = _export_and_check(name, model, spec, calibration, inputs, float_scores, targets, thresholds,
+                                    out_dir, model_path.stem, threads)
             rows.append(row)
-            typer.echo(f"{name}: {final} ({row['size_mb']:.2f} MB) accuracy {row['accuracy']:.2f}% "
+            typer.echo(f"{name}: {out_dir / row['file']} ({row['size_mb']:.2f} MB) accuracy {row['accuracy']:.2f}% "
                        f"agreement {row['agreement']:.2f}% [{row['status']}]", err=True)
 
         report = {"model": str(model_path), "data": str(data), "images": len(targets), "calibration": str(calib_dir),
                   "calibration_images": len(calibration), "thresholds": thresholds.__dict__, "rows": rows,
                   "passed": all(not r.get("failures") for r in rows)}
         write_text(out_dir / "parity.json", json.dumps(report, indent=2))
-        typer.echo(markdown(rows, PARITY_COLUMNS))
+        typer.echo(json.dumps(report, indent=2) if json_summary else markdown(rows, PARITY_COLUMNS))
         if not report["passed"]:
             for row in rows:
                 for failure in row.get("failures", []):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import flatbuffers
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
+from edge.formats import format_of
 from edge.spec import SPEC_KEY, ModelSpec
 
 
@@ -23,10 +26,21 @@ def embed_tflite(model_bytes: bytes, spec: ModelSpec) -> bytes:
     return bytes(builder.Output())
 
 
-def embed_onnx(model_proto, spec: ModelSpec) -> None:
-    """Set SPEC as metadata_props entry `edge_spec` of an onnx.ModelProto, in place."""
-    props = {p.key: p.value for p in model_proto.metadata_props}
-    props[SPEC_KEY] = spec.to_json()
-    del model_proto.metadata_props[:]
-    for key, value in props.items():
-        model_proto.metadata_props.add(key=key, value=value)
+def embed_onnx_props(path: Path, **props: str) -> None:
+    """Set string entries in an .onnx file's metadata_props (replacing entries with the same keys)."""
+    import onnx
+
+    proto = onnx.load(str(path))
+    merged = {p.key: p.value for p in proto.metadata_props} | props
+    del proto.metadata_props[:]
+    for key, value in merged.items():
+        proto.metadata_props.add(key=key, value=value)
+    onnx.save(proto, str(path))
+
+
+def embed_file(path: Path, spec: ModelSpec) -> None:
+    """Write SPEC into an exported model file in place, as its format allows."""
+    if format_of(path).runtime == "tflite":
+        path.write_bytes(embed_tflite(path.read_bytes(), spec))
+    else:
+        embed_onnx_props(path, **{SPEC_KEY: spec.to_json()})

@@ -9,21 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from convert.metadata import embed_onnx
+from convert.metadata import embed_onnx_props
 from edge.spec import ModelSpec
 
 OPSET = 17
 INPUT_NAME = "image"
-
-
-def _add_spec(path: Path, spec: ModelSpec, **props: str) -> None:
-    import onnx
-
-    proto = onnx.load(str(path))
-    embed_onnx(proto, spec)
-    for key, value in props.items():
-        proto.metadata_props.add(key=key, value=value)
-    onnx.save(proto, str(path))
 
 
 def _keras_to_onnx(model, spec: ModelSpec, path: Path) -> None:
@@ -36,7 +26,7 @@ def _keras_to_onnx(model, spec: ModelSpec, path: Path) -> None:
 
 def export_fp32(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> None:
     _keras_to_onnx(model, spec, path)
-    _add_spec(path, spec, opset=str(OPSET))
+    embed_onnx_props(path, opset=str(OPSET))
 
 
 class _Reader:
@@ -65,4 +55,4 @@ def export_int8(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> 
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax,
         )
-    _add_spec(path, spec, opset=str(OPSET), quantization="QDQ activations=QUInt8 weights=QInt8 per_channel reduce_range")
+    embed_onnx_props(path, opset=str(OPSET), quantization="QDQ activations=QUInt8 weights=QInt8 per_channel reduce_range")

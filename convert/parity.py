@@ -29,8 +29,11 @@ def compare(name: str, scores: np.ndarray, float_scores: np.ndarray, targets: np
         "agreement": round(100 * float(np.mean(predicted == float_predicted)), 2),
         "disagreements": int(np.sum(predicted != float_predicted)),
         "max_abs_diff": round(float(np.max(np.abs(scores - float_scores))), 4),
+        "mean_abs_diff": round(float(np.mean(np.abs(scores - float_scores))), 5),
         "recall": per_class_recall(predicted, targets, spec),
     }
+    float_recall = per_class_recall(float_predicted, targets, spec)
+    row["recall_delta"] = {label: round(row["recall"][label] - float_recall[label], 2) for label in float_recall}
     failures = []
     if row["drop"] > thresholds.max_drop:
         failures.append(f"accuracy drop {row['drop']:.2f} points > --max-drop {thresholds.max_drop}")

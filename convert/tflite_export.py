@@ -1,4 +1,6 @@
-"""Keras -> TFLite with builtin ops only (what LiteRT and tflite-runtime on a device can run)."""
+"""Keras -> TFLite with builtin ops only (what LiteRT and tflite-runtime on a device can run).
+
+Each exporter writes the bare model; `convert quantize` embeds the spec once parity is known."""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 
-from convert.metadata import embed_tflite
 from edge.spec import ModelSpec
 
 
@@ -26,21 +27,21 @@ def _convert(converter) -> bytes:
 def export_fp32(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> None:
     tf, converter = _converter(model)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    path.write_bytes(embed_tflite(_convert(converter), spec))
+    path.write_bytes(_convert(converter))
 
 
 def export_fp16(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> None:
     tf, converter = _converter(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.target_spec.supported_types = [tf.float16]
-    path.write_bytes(embed_tflite(_convert(converter), spec))
+    path.write_bytes(_convert(converter))
 
 
 def export_dynamic(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> None:
     """int8 weights, activations quantised on the fly; needs no calibration images."""
     tf, converter = _converter(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    path.write_bytes(embed_tflite(_convert(converter), spec))
+    path.write_bytes(_convert(converter))
 
 
 def export_int8(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> None:
@@ -51,4 +52,4 @@ def export_int8(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> 
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
-    path.write_bytes(embed_tflite(_convert(converter), spec))
+    path.write_bytes(_convert(converter))

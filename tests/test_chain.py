@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import zipfile
 
@@ -40,10 +41,13 @@ def test_quantize_writes_every_format_and_passes_parity(exported):
 def test_exports_reload_with_spec_and_match_float_model(exported, trained, name):
     from convert import keras_file
 
-    out_dir, _ = exported
+    out_dir, report = exported
     model, spec = keras_file.load(trained)
     runner = runtime.load(out_dir / f"muffins{FORMATS[name].suffix}", threads=1)
-    assert runner.spec == spec
+    embedded = dict(runner.spec.extra)
+    row = next(r for r in report["rows"] if r["format"] == name)
+    assert embedded.pop("parity") == {k: row[k] for k in ("accuracy", "drop", "agreement")}
+    assert dataclasses.replace(runner.spec, extra=embedded) == spec
     images = [read_image(p) for p in sorted((SAMPLE / "test" / "muffin").iterdir())[:8]]
     batch = np.stack([prepare(image, spec) for image in images])
     expected = model.predict(batch, verbose=0)

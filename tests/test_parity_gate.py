@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from edge.spec import ModelSpec
 from tests.conftest import SAMPLE
@@ -26,15 +27,24 @@ def _outlier_model():
     return model
 
 
-def test_int8_drift_exits_1_with_advice(cli, tmp_path):
+@pytest.fixture(scope="module")
+def outlier(tmp_path_factory):
     from convert import keras_file
-    from convert.cli import app
 
     spec = ModelSpec("binary", ("chihuahua", "muffin"), 32, 32, scale=1 / 127.5, offset=-1.0)
-    model_path = keras_file.save(_outlier_model(), spec, tmp_path / "outlier.keras")
+    return keras_file.save(_outlier_model(), spec, tmp_path_factory.mktemp("outlier") / "outlier.keras")
+
+
+def _quantize(cli, model_path, out_dir, *extra):
+    from convert.cli import app
+
+    return cli.invoke(app, ["quantize", str(model_path), "--data", str(SAMPLE / "test"), "--calib", str(SAMPLE / "train"),
+                            "--out-dir", str(out_dir), *extra])
+
+
+def test_int8_drift_exits_1_with_advice(cli, outlier, tmp_path):
     out_dir = tmp_path / "models"
-    result = cli.invoke(app, ["quantize", str(model_path), "--data", str(SAMPLE / "test"), "--calib", str(SAMPLE / "train"),
-                              "--out-dir", str(out_dir), "--formats", "tflite_int8,onnx"])
+    result = _quantize(cli, outlier, out_dir, "--formats", "tflite_int8,onnx")
     assert result.exit_code == 1, result.output
     report = json.loads((out_dir / "parity.json").read_text())
     rows = {row["format"]: row for row in report["rows"]}
@@ -42,3 +52,22 @@ def test_int8_drift_exits_1_with_advice(cli, tmp_path):
     assert rows["tflite_int8"]["status"] == "FAIL" and rows["tflite_int8"]["agreement"] < 98.0
     assert rows["onnx"]["status"] == "ok" and rows["onnx"]["agreement"] == 100.0
     assert "parity failed: tflite_int8: agreement" in result.stderr and "advice:" in result.stderr
+
+
+def test_thresholds_from_a_config_file_flags_win(cli, outlier, tmp_path):
+    config = tmp_path / "gate.toml"
+    config.write_text("[parity]\nmax_drop = 100.0\nmin_agreement = 0.0\n")
+    loose = _quantize(cli, outlier, tmp_path / "a", "--formats", "tflite_int8", "--config", str(config), "--json")
+    assert loose.exit_code == 0, loose.output
+    report = json.loads(loose.stdout)
+    assert report["passed"] and report["thresholds"] == {"max_drop": 100.0, "min_agreement": 0.0}
+    strict = _quantize(cli, outlier, tmp_path / "b", "--formats", "tflite_int8", "--config", str(config),
+                       "--min-agreement", "50")
+    assert strict.exit_code == 1 and "< --min-agreement 50.0" in strict.stderr
+
+
+def test_config_file_with_unknown_key(cli, outlier, tmp_path):
+    config = tmp_path / "gate.toml"
+    config.write_text("[parity]\nmax_dorp = 1.0\n")
+    result = _quantize(cli, outlier, tmp_path / "a", "--config", str(config))
+    assert result.exit_code == 2 and "unknown keys ['max_dorp']" in result.output

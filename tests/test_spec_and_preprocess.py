@@ -74,7 +74,7 @@ def test_spec_round_trips_through_tflite_and_onnx_metadata(tmp_path):
     from ai_edge_litert import schema_py_generated as schema
     from onnx import helper
 
-    from convert.metadata import embed_onnx, embed_tflite
+    from convert.metadata import embed_file, embed_tflite
     from edge.metadata import read_tflite_spec, tflite_metadata
     from edge.runtime import OnnxRunner
 
@@ -83,8 +83,8 @@ def test_spec_round_trips_through_tflite_and_onnx_metadata(tmp_path):
                               [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 2])],
                               [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 2])])
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
-    embed_onnx(proto, SPEC)
     onnx.save(proto, str(tmp_path / "m.onnx"))
+    embed_file(tmp_path / "m.onnx", SPEC)
     assert OnnxRunner(tmp_path / "m.onnx", 1).spec == SPEC
 
     import tensorflow as tf
