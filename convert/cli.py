@@ -171,10 +171,11 @@ def quantize(
 
 @app.command()
 def inspect(model_path: Path = typer.Argument(..., metavar="MODEL", help=".tflite or .onnx file.")):
-    """Print the spec embedded in an exported model."""
+    """Print an exported model's embedded spec, its input/output tensors and their quantisation."""
     with user_errors():
         runner = runtime.load(model_path, 1)
         typer.echo(json.dumps({"file": str(model_path), "format": runner.format.name, "runtime": runner.runtime,
+                               "size_mb": round(model_path.stat().st_size / 1e6, 3), **runner.describe(),
                                "spec": json.loads(runner.spec.to_json())}, indent=2))
 
 

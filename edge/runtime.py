@@ -14,7 +14,7 @@ import numpy as np
 from edge.errors import UserError
 from edge.formats import format_of
 from edge.metadata import read_tflite_spec, spec_from_onnx_metadata
-from edge.spec import ModelSpec
+from edge.spec import SPEC_KEY, ModelSpec
 
 # Inputs normalised with the input tensor's own scale land exactly on rounding ties (u8 - 128.5); float error
 # would round them either way. Rounding half up, with this tolerance in quantisation steps, maps them all the same way.
@@ -70,6 +70,14 @@ class TFLiteRunner:
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
 
+    def describe(self) -> dict:
+        """Input and output tensors with their quantisation (scale, zero point) where int8."""
+        def tensor(d):
+            scale, zero_point = d["quantization"]
+            return {"name": d["name"], "shape": d["shape"].tolist(), "dtype": np.dtype(d["dtype"]).name,
+                    **({"scale": float(scale), "zero_point": int(zero_point)} if scale else {})}
+        return {"inputs": [tensor(self.input)], "outputs": [tensor(self.output)]}
+
     def predict(self, batch: np.ndarray) -> np.ndarray:
         in_dtype, out_dtype = self.input["dtype"], self.output["dtype"]
         in_scale, in_zero = self.input["quantization"]
@@ -103,6 +111,15 @@ class OnnxRunner:
             raise UserError(f"{path}: onnxruntime cannot load it ({str(exc).splitlines()[0][:200]}); re-export it") from None
         self.spec = spec_from_onnx_metadata(self.session.get_modelmeta().custom_metadata_map)
         self.input_name = self.session.get_inputs()[0].name
+
+    def describe(self) -> dict:
+        """Input and output tensors, and the file's metadata other than the spec (opset, quantisation scheme)."""
+        def tensor(t):
+            return {"name": t.name, "shape": list(t.shape), "dtype": t.type}
+        props = self.session.get_modelmeta().custom_metadata_map
+        return {"inputs": [tensor(t) for t in self.session.get_inputs()],
+                "outputs": [tensor(t) for t in self.session.get_outputs()],
+                "metadata": {k: v for k, v in props.items() if k != SPEC_KEY}}
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: batch.astype(np.float32, copy=False)})[0]

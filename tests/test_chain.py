@@ -111,6 +111,10 @@ def test_inspect_prints_embedded_spec(exported, cli):
     assert result.exit_code == 0, result.output
     info = json.loads(result.stdout)
     assert info["format"] == "onnx_int8" and info["spec"]["labels"] == ["chihuahua", "muffin"]
+    assert info["inputs"][0]["name"] == "image" and info["metadata"]["quantization"].startswith("QDQ")
+    tflite = json.loads(cli.invoke(app, ["inspect", str(out_dir / "muffins.tflite")]).stdout)
+    assert tflite["inputs"][0]["dtype"] == "int8" and tflite["inputs"][0]["shape"] == [1, 48, 48, 3]
+    assert tflite["inputs"][0]["scale"] > 0 and tflite["outputs"][0]["dtype"] == "int8"
 
 
 def test_convert_list_shows_the_format_table(cli):
