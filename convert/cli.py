@@ -12,7 +12,7 @@ from typing import Optional
 import numpy as np
 import typer
 
-from convert import keras_file
+from convert import contact_sheet, keras_file
 from convert.calibration import calibration_inputs
 from convert.metadata import embed_file
 from convert.parity import ADVICE, Thresholds, compare
@@ -58,9 +58,11 @@ def _check_labels(folder, spec, flag: str) -> None:
                         f"{list(spec.labels)}; point {flag} at data for this model")
 
 
-def _load_inputs(folder, spec) -> tuple[np.ndarray, np.ndarray]:
+def _load_inputs(folder, spec) -> tuple[np.ndarray, np.ndarray, list[Path]]:
+    """(inputs, targets, the files they came from) for every readable image of FOLDER."""
     pixels, targets = load_pixels(folder, lambda image: to_pixels(image, spec))
-    return normalize(pixels, spec), targets
+    skipped = set(folder.skipped)
+    return normalize(pixels, spec), targets, [f for f in folder.files if f not in skipped]
 
 
 @app.command("list")
@@ -86,8 +88,18 @@ def _thresholds(config: Optional[Path], max_drop: Optional[float], min_agreement
     return Thresholds(**(values | flags))
 
 
-def _export_and_check(name: str, model, spec, calibration, inputs, float_scores, targets, thresholds: Thresholds,
-                      out_dir: Path, stem: str, threads: Optional[int]) -> dict:
+def _disagreement_sheet(name: str, scores, float_scores, files: list[Path], spec, path: Path) -> Optional[str]:
+    """Write the contact sheet of images where NAME and the float model disagree; its file name, or None."""
+    predicted, float_predicted = class_indices(scores, spec), class_indices(float_scores, spec)
+    items = [(f, spec.labels[a], spec.labels[b]) for f, a, b in zip(files, float_predicted, predicted) if a != b]
+    if not items:
+        return None
+    contact_sheet.write(path, items, name)
+    return path.name
+
+
+def _export_and_check(name: str, model, spec, calibration, inputs, float_scores, targets, files: list[Path],
+                      thresholds: Thresholds, out_dir: Path, stem: str, threads: Optional[int]) -> dict:
     """Export one format, run it on the held-out inputs, embed the spec with its parity figures, and only then
     give the file its final name."""
     fmt = FORMATS[name]
@@ -101,6 +113,8 @@ def _export_and_check(name: str, model, spec, calibration, inputs, float_scores,
             row = compare(name, scores, float_scores, targets, spec, thresholds)
             embed_file(tmp, spec.with_extra(parity={k: row[k] for k in ("accuracy", "drop", "agreement")}))
             runtime.load(tmp, 1)  # what gets the final name must load with its spec
+        row["disagreement_sheet"] = _disagreement_sheet(name, scores, float_scores, files, spec,
+                                                        out_dir / f"{final.name}.disagreements.png")
     except OSError as exc:
         raise UserError(f"--out-dir {out_dir}: cannot write {final.name} ({exc.strerror or exc}); "
                         "free some space or choose a writable folder") from None
@@ -143,14 +157,14 @@ def quantize(
 
         typer.echo(f"calibrating on {min(calib_count, len(calib_folder.files))} images from {calib_dir}", err=True)
         calibration = calibration_inputs(calib_folder, spec, calib_count)
-        inputs, targets = _load_inputs(test, spec)
+        inputs, targets, files = _load_inputs(test, spec)
         typer.echo(f"evaluating on {len(targets)} images from {data}", err=True)
         float_scores = model.predict(inputs, batch_size=32, verbose=0)
         float_accuracy = 100 * float(np.mean(class_indices(float_scores, spec) == targets))
         rows = [{"format": "keras (float)", "file": model_path.name, "size_mb": model_path.stat().st_size / 1e6,
                  "accuracy": round(float_accuracy, 2), "status": "reference"}]
         for name in names:
-            row = _export_and_check(name, model, spec, calibration, inputs, float_scores, targets, thresholds,
+            row = _export_and_check(name, model, spec, calibration, inputs, float_scores, targets, files, thresholds,
                                     out_dir, model_path.stem, threads)
             rows.append(row)
             typer.echo(f"{name}: {out_dir / row['file']} ({row['size_mb']:.2f} MB) accuracy {row['accuracy']:.2f}% "

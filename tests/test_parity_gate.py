@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 
@@ -51,6 +52,10 @@ def test_int8_drift_exits_1_with_advice(cli, outlier, tmp_path):
     assert not report["passed"]
     assert rows["tflite_int8"]["status"] == "FAIL" and rows["tflite_int8"]["agreement"] < 98.0
     assert rows["onnx"]["status"] == "ok" and rows["onnx"]["agreement"] == 100.0
+    assert rows["onnx"]["disagreement_sheet"] is None
+    sheet = cv2.imread(str(out_dir / rows["tflite_int8"]["disagreement_sheet"]))
+    tiles = min(64, rows["tflite_int8"]["disagreements"])
+    assert sheet.shape == (196 * -(-tiles // 8), 160 * min(8, tiles), 3)
     assert "parity failed: tflite_int8: agreement" in result.stderr and "advice:" in result.stderr
 
 
