@@ -6,50 +6,96 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 from pathlib import Path
 
 import numpy as np
 
+from edge.errors import UserError
 from edge.spec import ModelSpec
 
 
 def _converter(model):
     import tensorflow as tf
 
-    return tf, tf.lite.TFLiteConverter.from_keras_model(model)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # never Flex: devices lack it
+    return tf, converter
 
 
-def _convert(converter) -> bytes:
-    with contextlib.redirect_stdout(io.StringIO()):  # the converter prints the traced function
-        return converter.convert()
+def unsupported_ops(message: str, layer_names: set[str]) -> tuple[list[str], list[str]]:
+    """(TensorFlow op names, Keras layer names) from a converter error about ops TFLite builtins lack.
+    Op locations read like "functional_1/determinant_1/MatrixDeterminant@...": name scopes that are layer names,
+    possibly with a _N suffix TensorFlow added."""
+    ops = sorted(set(re.findall(r"^\s*tf\.(\w+)", message, flags=re.M)))
+    layers = set()
+    for scope in re.findall(r'"([\w./]+)/\w+@', message):
+        for part in scope.split("/"):
+            layers |= {name for name in (part, re.sub(r"_\d+$", "", part)) if name in layer_names}
+    return ops, sorted(layers)
+
+
+def _layer_names(model) -> set[str]:
+    names = set()
+    for layer in model.layers:
+        names.add(layer.name)
+        if hasattr(layer, "layers"):
+            names |= _layer_names(layer)
+    return names
+
+
+def _convert(converter, path: Path, model) -> None:
+    from tensorflow.lite.python.convert_phase import ConverterError
+
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # the converter prints the traced function
+            flatbuffer = converter.convert()
+    except ConverterError as exc:
+        ops, layers = unsupported_ops(str(exc), _layer_names(model))
+        if not ops:
+            raise
+        raise UserError(f"{path.name}: TFLite builtins lack {', '.join(ops)} (used by layers: {', '.join(layers) or 'unknown'}); "
+                        "replace those layers, since device runtimes have no Flex (TensorFlow) ops") from None
+    path.write_bytes(flatbuffer)
 
 
 def export_fp32(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> None:
-    tf, converter = _converter(model)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    path.write_bytes(_convert(converter))
+    _, converter = _converter(model)
+    _convert(converter, path, model)
 
 
 def export_fp16(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> None:
     tf, converter = _converter(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.target_spec.supported_types = [tf.float16]
-    path.write_bytes(_convert(converter))
+    _convert(converter, path, model)
 
 
 def export_dynamic(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> None:
     """int8 weights, activations quantised on the fly; needs no calibration images."""
     tf, converter = _converter(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    path.write_bytes(_convert(converter))
+    _convert(converter, path, model)
 
 
-def export_int8(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> None:
-    """Full-integer int8 with int8 input and output, calibrated on CALIBRATION (float inputs, one per image)."""
+def _int8_converter(model, calibration: np.ndarray):
+    """Full-integer int8, calibrated on CALIBRATION (float inputs, one per image)."""
     tf, converter = _converter(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = lambda: ([x[None]] for x in calibration)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    return tf, converter
+
+
+def export_int8(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> None:
+    """int8 input and output: the device feeds quantised pixels straight in (see edge.runtime.quantize)."""
+    tf, converter = _int8_converter(model, calibration)
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
-    path.write_bytes(_convert(converter))
+    _convert(converter, path, model)
+
+
+def export_int8_float_io(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> None:
+    """int8 inside, float32 input and output: a drop-in for a float model."""
+    _, converter = _int8_converter(model, calibration)
+    _convert(converter, path, model)

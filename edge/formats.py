@@ -23,6 +23,8 @@ FORMATS: dict[str, Format] = {
     for f in (
         Format("tflite_int8", ".tflite", "tflite", "convert.tflite_export:export_int8", "ai-edge-litert",
                "TFLite full-integer int8, int8 input and output"),
+        Format("tflite_int8_float_io", ".int8-float-io.tflite", "tflite", "convert.tflite_export:export_int8_float_io",
+               "ai-edge-litert", "TFLite full-integer int8 inside, float32 input and output"),
         Format("tflite_fp32", ".fp32.tflite", "tflite", "convert.tflite_export:export_fp32", "ai-edge-litert",
                "TFLite float32"),
         Format("tflite_fp16", ".fp16.tflite", "tflite", "convert.tflite_export:export_fp16", "ai-edge-litert",

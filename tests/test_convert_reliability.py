@@ -1,0 +1,56 @@
+"""convert refuses what a device cannot run and never leaves a half-written file under a final name."""
+
+from __future__ import annotations
+
+import errno
+import pathlib
+import shutil
+
+import pytest
+
+from edge.errors import UserError
+from tests.conftest import SAMPLE
+
+
+def test_model_needing_flex_ops_is_refused_with_layer_names(tmp_path):
+    import keras
+    import tensorflow as tf
+
+    from convert import tflite_export
+
+    class Determinant(keras.layers.Layer):
+        def call(self, x):
+            return tf.linalg.det(tf.reshape(x[:, :4, :4, 0], (-1, 4, 4)))[:, None]
+
+    inputs = keras.Input((8, 8, 3))
+    model = keras.Model(inputs, keras.layers.Dense(1)(Determinant(name="determinant")(inputs)))
+    with pytest.raises(UserError, match=r"lack MatrixDeterminant \(used by layers: determinant\)"):
+        tflite_export.export_fp32(model, None, None, tmp_path / "m.tflite")
+    assert not (tmp_path / "m.tflite").exists()
+
+
+def test_disk_full_mid_write_leaves_no_file(cli, trained, tmp_path, monkeypatch):
+    from convert.cli import app
+
+    def fill_disk(self, data):
+        with open(self, "wb") as f:
+            f.write(data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pathlib.Path, "write_bytes", fill_disk)
+    out_dir = tmp_path / "models"
+    result = cli.invoke(app, ["quantize", str(trained), "--data", str(SAMPLE / "test"), "--out-dir", str(out_dir),
+                              "--formats", "tflite_int8"])
+    assert result.exit_code == 2, result.output
+    assert "No space left on device" in result.output and "--out-dir" in result.output
+    assert list(out_dir.iterdir()) == []
+
+
+def test_one_class_calibration_folder(cli, trained, tmp_path):
+    from convert.cli import app
+
+    calib = tmp_path / "calib"
+    shutil.copytree(SAMPLE / "train" / "muffin", calib / "muffin")
+    result = cli.invoke(app, ["quantize", str(trained), "--data", str(SAMPLE / "test"), "--calib", str(calib),
+                              "--out-dir", str(tmp_path / "models")])
+    assert result.exit_code == 2 and "calib: needs at least 2 class folders" in result.output
