@@ -9,26 +9,25 @@ import tomllib
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import typer
 
-from convert import contact_sheet, keras_file
-from convert.calibration import calibration_inputs
+from convert import contact_sheet, examples, keras_file
 from convert.metadata import embed_file
-from convert.parity import ADVICE, Thresholds, compare
+from convert.parity import ADVICE, Thresholds, compare, compare_regression, reference_row
 from edge import runtime
 from edge.atomic import atomic_path, write_text
 from edge.console import user_errors
 from edge.errors import UserError
-from edge.folders import class_folder, load_pixels
 from edge.postprocess import class_indices
 from edge.formats import DEFAULT_FORMATS, FORMATS, output_path
-from edge.preprocess import normalize, to_pixels
 from edge.tables import markdown
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 
-PARITY_COLUMNS = ["format", "file", "size_mb", "accuracy", "drop", "agreement", "disagreements", "max_abs_diff", "status"]
+PARITY_COLUMNS = {
+    "classification": ["format", "file", "size_mb", "accuracy", "drop", "agreement", "disagreements", "max_abs_diff", "status"],
+    "regression": ["format", "file", "size_mb", "mse", "mse_increase", "max_abs_diff", "mean_abs_diff", "status"],
+}
 
 
 def _parse_formats(text: str) -> list[str]:
@@ -39,30 +38,18 @@ def _parse_formats(text: str) -> list[str]:
     return names
 
 
-def _calibration_folder(calib: Optional[Path], data: Path, spec) -> Path:
-    """--calib, else the training folder recorded in the model, else DATA's sibling `train` folder."""
+def _calibration_source(calib: Optional[Path], data: Path, spec) -> Path:
+    """--calib, else the training data recorded in the model, else DATA's sibling `train` folder."""
     if calib is not None:
         return calib
     candidates = [Path(spec.extra["train_data"])] if "train_data" in spec.extra else []
-    candidates.append(data.parent / "train")
+    if data.suffix != ".npz":
+        candidates.append(data.parent / "train")
     for candidate in candidates:
-        if candidate.is_dir():
+        if candidate.exists():
             return candidate
-    raise UserError(f"no calibration images found (looked in {', '.join(map(str, candidates))}); "
-                    "pass --calib DIR with training images")
-
-
-def _check_labels(folder, spec, flag: str) -> None:
-    if folder.classes != list(spec.labels):
-        raise UserError(f"{flag} {folder.root}: class folders {folder.classes} do not match the model's labels "
-                        f"{list(spec.labels)}; point {flag} at data for this model")
-
-
-def _load_inputs(folder, spec) -> tuple[np.ndarray, np.ndarray, list[Path]]:
-    """(inputs, targets, the files they came from) for every readable image of FOLDER."""
-    pixels, targets = load_pixels(folder, lambda image: to_pixels(image, spec))
-    skipped = set(folder.skipped)
-    return normalize(pixels, spec), targets, [f for f in folder.files if f not in skipped]
+    raise UserError(f"no calibration data found (looked in {', '.join(map(str, candidates)) or 'nothing recorded'}); "
+                    "pass --calib with training images or an .npz")
 
 
 @app.command("list")
@@ -73,7 +60,7 @@ def list_formats():
     typer.echo(markdown(rows, ["name", "file", "runs on", "default", "what"]))
 
 
-def _thresholds(config: Optional[Path], max_drop: Optional[float], min_agreement: Optional[float]) -> Thresholds:
+def _thresholds(config: Optional[Path], **flags: Optional[float]) -> Thresholds:
     """Flags win over the config file's [parity] table, which wins over the built-in defaults."""
     values = {}
     if config is not None:
@@ -83,8 +70,8 @@ def _thresholds(config: Optional[Path], max_drop: Optional[float], min_agreement
             raise UserError(f"--config {config}: cannot read it as TOML ({exc}); see README for the [parity] table") from None
         unknown = set(values) - set(Thresholds.__dataclass_fields__)
         if unknown:
-            raise UserError(f"--config {config}: unknown keys {sorted(unknown)}; use max_drop and min_agreement")
-    flags = {k: v for k, v in (("max_drop", max_drop), ("min_agreement", min_agreement)) if v is not None}
+            raise UserError(f"--config {config}: unknown keys {sorted(unknown)}; use {', '.join(Thresholds.__dataclass_fields__)}")
+    flags = {k: v for k, v in flags.items() if v is not None}
     return Thresholds(**(values | flags))
 
 
@@ -98,7 +85,7 @@ def _disagreement_sheet(name: str, scores, float_scores, files: list[Path], spec
     return path.name
 
 
-def _export_and_check(name: str, model, spec, calibration, inputs, float_scores, targets, files: list[Path],
+def _export_and_check(name: str, model, spec, calibration, test: examples.Examples, float_scores,
                       thresholds: Thresholds, out_dir: Path, stem: str, threads: Optional[int]) -> dict:
     """Export one format, run it on the held-out inputs, embed the spec with its parity figures, and only then
     give the file its final name."""
@@ -109,12 +96,18 @@ def _export_and_check(name: str, model, spec, calibration, inputs, float_scores,
     try:
         with atomic_path(final) as tmp:
             getattr(importlib.import_module(module), function)(model, spec, calibration, tmp)
-            scores = runtime.load(tmp, threads, spec=spec).predict(inputs)
-            row = compare(name, scores, float_scores, targets, spec, thresholds)
-            embed_file(tmp, spec.with_extra(parity={k: row[k] for k in ("accuracy", "drop", "agreement")}))
+            scores = runtime.load(tmp, threads, spec=spec).predict(test.inputs)
+            if spec.task == "regression":
+                row = compare_regression(name, scores, float_scores, test.targets, thresholds)
+                figures = ("mse", "mse_increase")
+            else:
+                row = compare(name, scores, float_scores, test.targets, spec, thresholds)
+                figures = ("accuracy", "drop", "agreement")
+            embed_file(tmp, spec.with_extra(parity={k: row[k] for k in figures}))
             runtime.load(tmp, 1)  # what gets the final name must load with its spec
-        row["disagreement_sheet"] = _disagreement_sheet(name, scores, float_scores, files, spec,
-                                                        out_dir / f"{final.name}.disagreements.png")
+        if test.files is not None and spec.task != "regression":
+            row["disagreement_sheet"] = _disagreement_sheet(name, scores, float_scores, test.files, spec,
+                                                            out_dir / f"{final.name}.disagreements.png")
     except OSError as exc:
         raise UserError(f"--out-dir {out_dir}: cannot write {final.name} ({exc.strerror or exc}); "
                         "free some space or choose a writable folder") from None
@@ -126,13 +119,14 @@ def _export_and_check(name: str, model, spec, calibration, inputs, float_scores,
 @app.command()
 def quantize(
     model_path: Path = typer.Argument(..., metavar="MODEL.keras", help="Model written by `train`."),
-    data: Path = typer.Option(..., help="Held-out images, one folder per class, for the parity check."),
+    data: Path = typer.Option(..., help="Held-out data for the parity check: one folder per class, or an .npz with x and y."),
     out_dir: Path = typer.Option(Path("models"), help="Where the exports and parity.json go."),
     formats: str = typer.Option(",".join(DEFAULT_FORMATS), help=f"Comma-separated, from: {', '.join(FORMATS)}."),
-    calib: Optional[Path] = typer.Option(None, help="Calibration images (class folders) [default: the model's training folder]."),
+    calib: Optional[Path] = typer.Option(None, help="Calibration data, class folders or .npz [default: the model's training data]."),
     calib_count: int = typer.Option(256, min=1, help="How many calibration images, stratified by class."),
     max_drop: Optional[float] = typer.Option(None, help=f"Fail when an export loses more accuracy points than this [default: {Thresholds.max_drop}]."),
     min_agreement: Optional[float] = typer.Option(None, help=f"Fail when top-1 agreement with float is below this percent [default: {Thresholds.min_agreement}]."),
+    max_mse_increase: Optional[float] = typer.Option(None, help=f"Regression: fail when MSE rises more than this percent [default: {Thresholds.max_mse_increase}]."),
     config: Optional[Path] = typer.Option(None, help="TOML file with a [parity] table (max_drop, min_agreement) a CI job can commit."),
     json_summary: bool = typer.Option(False, "--json", help="Print the parity report as JSON instead of a table."),
     threads: Optional[int] = typer.Option(None, min=1, help="Threads for evaluating the exports."),
@@ -141,40 +135,32 @@ def quantize(
     --data, write parity.json; exit 0 pass, 1 parity failure, 2 bad input."""
     with user_errors():
         names = _parse_formats(formats)
-        thresholds = _thresholds(config, max_drop, min_agreement)
+        thresholds = _thresholds(config, max_drop=max_drop, min_agreement=min_agreement, max_mse_increase=max_mse_increase)
         model, spec = keras_file.load(model_path)
-        if spec.task == "regression":
-            raise UserError(f"{model_path}: parity for regression models is not supported yet; convert classification models")
-        test = class_folder(data)
-        _check_labels(test, spec, "--data")
-        calib_dir = _calibration_folder(calib, data, spec)
-        calib_folder = class_folder(calib_dir)
-        _check_labels(calib_folder, spec, "--calib")
+        test = examples.load(data, spec)
+        calib_source = _calibration_source(calib, data, spec)
+        calibration = examples.calibration(calib_source, spec, calib_count)
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UserError(f"--out-dir {out_dir}: cannot create it ({exc.strerror}); choose a writable folder") from None
 
-        typer.echo(f"calibrating on {min(calib_count, len(calib_folder.files))} images from {calib_dir}", err=True)
-        calibration = calibration_inputs(calib_folder, spec, calib_count)
-        inputs, targets, files = _load_inputs(test, spec)
-        typer.echo(f"evaluating on {len(targets)} images from {data}", err=True)
-        float_scores = model.predict(inputs, batch_size=32, verbose=0)
-        float_accuracy = 100 * float(np.mean(class_indices(float_scores, spec) == targets))
+        typer.echo(f"calibrating on {len(calibration)} examples from {calib_source}; "
+                   f"evaluating on {len(test.targets)} from {data}", err=True)
+        float_scores = model.predict(test.inputs, batch_size=32, verbose=0)
         rows = [{"format": "keras (float)", "file": model_path.name, "size_mb": model_path.stat().st_size / 1e6,
-                 "accuracy": round(float_accuracy, 2), "status": "reference"}]
+                 **reference_row(float_scores, test.targets, spec), "status": "reference"}]
         for name in names:
-            row = _export_and_check(name, model, spec, calibration, inputs, float_scores, targets, files, thresholds,
-                                    out_dir, model_path.stem, threads)
+            row = _export_and_check(name, model, spec, calibration, test, float_scores, thresholds, out_dir,
+                                    model_path.stem, threads)
             rows.append(row)
-            typer.echo(f"{name}: {out_dir / row['file']} ({row['size_mb']:.2f} MB) accuracy {row['accuracy']:.2f}% "
-                       f"agreement {row['agreement']:.2f}% [{row['status']}]", err=True)
+            typer.echo(f"{name}: {out_dir / row['file']} ({row['size_mb']:.2f} MB) [{row['status']}]", err=True)
 
-        report = {"model": str(model_path), "data": str(data), "images": len(targets), "calibration": str(calib_dir),
+        report = {"model": str(model_path), "data": str(data), "images": len(test.targets), "calibration": str(calib_source),
                   "calibration_images": len(calibration), "thresholds": thresholds.__dict__, "rows": rows,
                   "passed": all(not r.get("failures") for r in rows)}
         write_text(out_dir / "parity.json", json.dumps(report, indent=2))
-        typer.echo(json.dumps(report, indent=2) if json_summary else markdown(rows, PARITY_COLUMNS))
+        typer.echo(json.dumps(report, indent=2) if json_summary else markdown(rows, PARITY_COLUMNS["regression" if spec.task == "regression" else "classification"]))
         if not report["passed"]:
             for row in rows:
                 for failure in row.get("failures", []):

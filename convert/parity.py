@@ -14,6 +14,7 @@ from edge.spec import ModelSpec
 class Thresholds:
     max_drop: float = 1.0  # accuracy points an export may lose against the float model
     min_agreement: float = 98.0  # percent of images where the export's top-1 equals the float model's
+    max_mse_increase: float = 10.0  # regression: percent the export's MSE may exceed the float model's
 
 
 def compare(name: str, scores: np.ndarray, float_scores: np.ndarray, targets: np.ndarray,
@@ -41,6 +42,27 @@ def compare(name: str, scores: np.ndarray, float_scores: np.ndarray, targets: np
         failures.append(f"agreement {row['agreement']:.2f}% < --min-agreement {thresholds.min_agreement}")
     row["failures"] = failures
     return row
+
+
+def compare_regression(name: str, scores: np.ndarray, float_scores: np.ndarray, targets: np.ndarray,
+                       thresholds: Thresholds) -> dict:
+    """One row of the parity table for a regression model: MSE against the targets and its increase over float."""
+    scores, float_scores = scores.reshape(len(targets)), float_scores.reshape(len(targets))
+    mse, float_mse = float(np.mean((scores - targets) ** 2)), float(np.mean((float_scores - targets) ** 2))
+    increase = 100 * (mse - float_mse) / max(float_mse, 1e-12)
+    row = {"format": name, "mse": round(mse, 5), "mse_increase": round(increase, 2),
+           "max_abs_diff": round(float(np.max(np.abs(scores - float_scores))), 4),
+           "mean_abs_diff": round(float(np.mean(np.abs(scores - float_scores))), 5), "failures": []}
+    if increase > thresholds.max_mse_increase:
+        row["failures"].append(f"MSE increase {increase:.2f}% > --max-mse-increase {thresholds.max_mse_increase}")
+    return row
+
+
+def reference_row(float_scores: np.ndarray, targets: np.ndarray, spec: ModelSpec) -> dict:
+    """The float model's own figure: accuracy, or MSE for regression."""
+    if spec.task == "regression":
+        return {"mse": round(float(np.mean((float_scores.reshape(len(targets)) - targets) ** 2)), 5)}
+    return {"accuracy": round(100 * float(np.mean(class_indices(float_scores, spec) == targets)), 2)}
 
 
 def per_class_recall(predicted: np.ndarray, targets: np.ndarray, spec: ModelSpec) -> dict[str, float]:

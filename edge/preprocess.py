@@ -23,6 +23,8 @@ def read_image(path: str | Path) -> np.ndarray:
 
 
 def _convert_colour(image_bgr: np.ndarray, color_order: str) -> np.ndarray:
+    if color_order == "none":
+        raise UserError("this model takes raw arrays (color_order 'none'), not camera frames or photos")
     if color_order == "rgb":
         return cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
     if color_order == "gray":

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from edge.errors import UserError
 
 TASKS = ("binary", "multiclass", "regression")
-COLOR_ORDERS = ("rgb", "bgr", "gray")
+COLOR_ORDERS = ("rgb", "bgr", "gray", "none")  # "none": raw arrays (e.g. 4-channel elevation tiles), not photos
 RESIZE_MODES = ("stretch", "center_crop", "letterbox")
 SPEC_KEY = "edge_spec"  # name of the entry that carries the spec inside every model file
 
@@ -35,8 +35,9 @@ class ModelSpec:
             raise UserError(f"spec: color_order {self.color_order!r} is not one of {', '.join(COLOR_ORDERS)}")
         if self.resize not in RESIZE_MODES:
             raise UserError(f"spec: resize {self.resize!r} is not one of {', '.join(RESIZE_MODES)}")
-        if (self.color_order == "gray") != (self.channels == 1):
-            raise UserError("spec: color_order 'gray' goes with channels=1 and only with it")
+        wanted = {"rgb": 3, "bgr": 3, "gray": 1}.get(self.color_order, self.channels)
+        if self.channels != wanted:
+            raise UserError(f"spec: color_order {self.color_order!r} needs channels={wanted}, got {self.channels}")
         if self.task != "regression" and len(self.labels) < 2:
             raise UserError(f"spec: a {self.task} model needs at least two labels, got {list(self.labels)}")
 

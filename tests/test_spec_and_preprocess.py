@@ -63,7 +63,7 @@ def test_int8_input_ties_round_the_same_way():
 
 def test_spec_json_round_trip_and_validation():
     assert ModelSpec.from_json(SPEC.with_extra(recipe="muffins").to_json()).extra == {"recipe": "muffins"}
-    with pytest.raises(UserError, match="color_order 'gray' goes with channels=1"):
+    with pytest.raises(UserError, match="color_order 'gray' needs channels=1"):
         ModelSpec("binary", ("a", "b"), 8, 8, channels=3, color_order="gray")
     with pytest.raises(UserError, match="at least two labels"):
         ModelSpec("multiclass", ("a",), 8, 8)

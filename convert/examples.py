@@ -1,0 +1,80 @@
+"""Held-out and calibration examples: a folder of class folders (images), or an .npz with arrays `x` and `y`
+(raw values, e.g. 20x20x4 elevation tiles with a score). Both go through edge.preprocess.normalize."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge.errors import UserError
+from edge.folders import LabelledFolder, class_folder, load_pixels
+from edge.preprocess import normalize, to_pixels
+from edge.spec import ModelSpec
+
+
+@dataclass
+class Examples:
+    inputs: np.ndarray  # float32 model inputs (N, H, W, C)
+    targets: np.ndarray  # class indices, or values for regression
+    files: list[Path] | None = None  # the images they came from, when they came from images
+
+
+def _arrays(path: Path, spec: ModelSpec, flag: str) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            x, y = arrays["x"], arrays["y"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise UserError(f"{flag} {path}: not an .npz with arrays 'x' (N,H,W,C) and 'y' (N,) ({exc})") from None
+    if x.shape[1:] != spec.input_shape or len(y) != len(x):
+        raise UserError(f"{flag} {path}: x has shape {x.shape} and y {y.shape}; the model wants x (N, "
+                        f"{', '.join(map(str, spec.input_shape))}) and one y per row")
+    if spec.task != "regression" and not np.isin(y, np.arange(len(spec.labels))).all():
+        raise UserError(f"{flag} {path}: y must hold class indices 0..{len(spec.labels) - 1} for this model")
+    return x, y
+
+
+def _folder(path: Path, spec: ModelSpec, flag: str) -> LabelledFolder:
+    if spec.task == "regression":
+        raise UserError(f"{flag} {path}: a regression model needs an .npz with arrays x and y, not an image folder")
+    folder = class_folder(path)
+    if folder.classes != list(spec.labels):
+        raise UserError(f"{flag} {path}: class folders {folder.classes} do not match the model's labels "
+                        f"{list(spec.labels)}; point {flag} at data for this model")
+    return folder
+
+
+def load(path: Path, spec: ModelSpec, flag: str = "--data") -> Examples:
+    """Every example of PATH as model inputs; unreadable images are skipped with a warning."""
+    if path.suffix == ".npz":
+        x, y = _arrays(path, spec, flag)
+        return Examples(normalize(x, spec), y.astype(np.float32 if spec.task == "regression" else np.int64))
+    folder = _folder(path, spec, flag)
+    pixels, targets = load_pixels(folder, lambda image: to_pixels(image, spec))
+    skipped = set(folder.skipped)
+    return Examples(normalize(pixels, spec), targets, [f for f in folder.files if f not in skipped])
+
+
+def _stratified(targets: np.ndarray, count: int, rng) -> np.ndarray:
+    """Up to COUNT indices, the same share from every class, in order."""
+    classes = np.unique(targets)
+    per_class = max(1, count // len(classes))
+    picked = [rng.choice(np.flatnonzero(targets == c), size=min(per_class, int(np.sum(targets == c))), replace=False)
+              for c in classes]
+    return np.sort(np.concatenate(picked))
+
+
+def calibration(path: Path, spec: ModelSpec, count: int, seed: int = 0) -> np.ndarray:
+    """Up to COUNT model inputs for int8 calibration, stratified by class, chosen with a fixed seed."""
+    rng = np.random.default_rng(seed)
+    if path.suffix == ".npz":
+        x, y = _arrays(path, spec, "--calib")
+        rows = np.sort(rng.choice(len(x), size=min(count, len(x)), replace=False)) if spec.task == "regression" \
+            else _stratified(y, count, rng)
+        return normalize(x[rows], spec)
+    folder = _folder(path, spec, "--calib")
+    rows = _stratified(np.asarray(folder.targets), count, rng)
+    sample = LabelledFolder(folder.root, folder.classes, [folder.files[i] for i in rows], [folder.targets[i] for i in rows])
+    pixels, _ = load_pixels(sample, lambda image: to_pixels(image, spec))
+    return normalize(pixels, spec)

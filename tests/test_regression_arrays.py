@@ -1,0 +1,93 @@
+"""A Navigability-style model (20x20x4 raw tiles, one linear output) converts to int8 and is gated on MSE."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from edge import runtime
+from edge.spec import ModelSpec
+from tests.conftest import SAMPLE
+
+SPEC = ModelSpec("regression", (), 20, 20, channels=4, color_order="none", resize="stretch", scale=0.5, offset=0.0)
+
+
+def _tiles(n: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Elevation-like tiles; the score (1-4) depends on the slope between two channels, plus noise."""
+    x = rng.normal(size=(n, 20, 20, 4)).astype(np.float32)
+    x[..., 1] += np.linspace(-1, 1, 20)[None, :, None] * rng.normal(size=(n, 1, 1))
+    slope = x[..., 1].mean(axis=(1, 2)) - x[..., 3].mean(axis=(1, 2))
+    y = np.clip(2.5 + 1.5 * np.tanh(6 * slope) + rng.normal(0, 0.2, n), 1, 4).astype(np.float32)
+    return x, y
+
+
+@pytest.fixture(scope="module")
+def navigability(tmp_path_factory):
+    import keras
+
+    from convert import keras_file
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path_factory.mktemp("navigability")
+    (x_train, y_train), (x_test, y_test) = _tiles(600, rng), _tiles(200, rng)
+    np.savez(folder / "train.npz", x=x_train, y=y_train)
+    np.savez(folder / "test.npz", x=x_test, y=y_test)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input(SPEC.input_shape), keras.layers.Conv2D(8, 3, activation="relu"),
+                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(16, activation="relu"),
+                              keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    model.fit(x_train * SPEC.scale, y_train, epochs=40, batch_size=32, verbose=0)
+    return keras_file.save(model, SPEC, folder / "navigability.keras"), folder
+
+
+@pytest.fixture(scope="module")
+def converted(navigability, cli):
+    from convert.cli import app
+
+    model_path, folder = navigability
+    result = cli.invoke(app, ["quantize", str(model_path), "--data", str(folder / "test.npz"), "--calib", str(folder / "train.npz"),
+                              "--out-dir", str(folder / "models"), "--formats", "tflite_int8,onnx,onnx_int8", "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout), folder / "models"
+
+
+def test_regression_model_converts_and_is_gated_on_mse(navigability, converted):
+    _, folder = navigability
+    report, out_dir = converted
+    rows = {row["format"]: row for row in report["rows"]}
+    variance = float(np.var(np.load(folder / "test.npz")["y"]))
+    assert rows["keras (float)"]["mse"] < 0.5 * variance, "the float model must have learned the score"
+    for name in ("tflite_int8", "onnx", "onnx_int8"):
+        assert rows[name]["status"] == "ok" and rows[name]["mse_increase"] <= 10.0
+    assert rows["onnx"]["mse_increase"] == pytest.approx(0, abs=0.01)
+
+    runner = runtime.load(out_dir / "navigability.tflite", 1)
+    assert runner.spec.channels == 4 and runner.spec.task == "regression"
+    assert runner.describe()["inputs"][0]["shape"] == [1, 20, 20, 4]
+    x = np.load(folder / "test.npz")["x"][:5] * SPEC.scale
+    assert np.allclose(runner.predict(x), runtime.load(out_dir / "navigability.onnx", 1).predict(x), atol=0.15)
+
+
+def test_strict_mse_gate_fails(navigability, cli, tmp_path):
+    from convert.cli import app
+
+    model_path, folder = navigability
+    result = cli.invoke(app, ["quantize", str(model_path), "--data", str(folder / "test.npz"), "--calib", str(folder / "train.npz"),
+                              "--out-dir", str(tmp_path), "--formats", "tflite_int8", "--max-mse-increase", "-50"])
+    assert result.exit_code == 1 and "MSE increase" in result.stderr
+
+
+def test_arrays_of_the_wrong_shape_and_camera_frames_are_refused(navigability, converted, cli, tmp_path):
+    from convert.cli import app
+    from edge.classify import app as classify
+
+    model_path, _ = navigability
+    np.savez(tmp_path / "bad.npz", x=np.zeros((3, 20, 20, 3), np.float32), y=np.zeros(3, np.float32))
+    result = cli.invoke(app, ["quantize", str(model_path), "--data", str(tmp_path / "bad.npz"), "--out-dir", str(tmp_path)])
+    assert result.exit_code == 2 and "the model wants x (N, 20, 20, 4)" in result.output
+    exported = converted[1] / "navigability.tflite"
+    result = cli.invoke(classify, ["--model", str(exported), "--images", str(SAMPLE / "test" / "muffin")])
+    assert result.exit_code == 2 and "raw arrays" in result.output
