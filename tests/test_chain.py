@@ -125,3 +125,31 @@ def test_convert_list_shows_the_format_table(cli):
     lines = {line.split("|")[1].strip(): line for line in result.stdout.splitlines()[2:]}
     assert set(lines) == set(FORMATS)
     assert all(("yes" in lines[name]) == (name in DEFAULT_FORMATS) for name in FORMATS)
+
+
+def test_grayscale_model_end_to_end(cli, tmp_path):
+    from convert.cli import app as convert_app
+    from edge.classify import app as classify_app
+    from train.cli import app as train_app
+
+    model = tmp_path / "gray.keras"
+    trained = cli.invoke(train_app, ["folder", "--data", str(SAMPLE), "--model", "base_cnn", "--grayscale",
+                                     "--size", "32", "--epochs", "3", "--out", str(model)])
+    assert trained.exit_code == 0, trained.output
+    converted = cli.invoke(convert_app, ["quantize", str(model), "--data", str(SAMPLE / "test"),
+                                         "--out-dir", str(tmp_path), "--formats", "tflite_int8", "--json"])
+    assert converted.exit_code == 0, converted.output
+    parity = json.loads(converted.stdout)["rows"][1]
+    runner = runtime.load(tmp_path / "gray.tflite", 1)
+    assert runner.spec.color_order == "gray" and runner.describe()["inputs"][0]["shape"] == [1, 32, 32, 1]
+    result = cli.invoke(classify_app, ["--model", str(tmp_path / "gray.tflite"), "--images", str(SAMPLE / "test"), "--json"])
+    summary = json.loads(result.stdout.splitlines()[-1])["summary"]
+    assert summary["accuracy"] * 100 == pytest.approx(parity["accuracy"], abs=0.01)
+
+
+def test_grayscale_transfer_model_is_refused(cli, tmp_path):
+    from train.cli import app
+
+    result = cli.invoke(app, ["folder", "--data", str(SAMPLE), "--grayscale", "--weights", "imagenet",
+                              "--out", str(tmp_path / "m.keras")])
+    assert result.exit_code == 2 and "--grayscale: mobilenet_v2 takes RGB" in result.output

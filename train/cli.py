@@ -27,13 +27,14 @@ DEFAULTS = {  # size, epochs, batch size, learning rate
 
 
 def _train(recipe: str, data: Path, out: Path, architecture: Architecture, weights: Optional[str], size: Optional[int],
-           epochs: Optional[int], batch_size: Optional[int], learning_rate: Optional[float], seed: int, augment_passes: int):
+           epochs: Optional[int], batch_size: Optional[int], learning_rate: Optional[float], seed: int, augment_passes: int,
+           grayscale: bool):
     with user_errors():
         if architecture is Architecture.mobilenet_v2 and weights is None:
             raise UserError("--weights is needed for mobilenet_v2: a MobileNetV2 .weights.h5 file, or 'imagenet' when online")
         default_size, default_epochs, default_batch, default_lr = DEFAULTS[architecture]
         settings = Settings(architecture.value, size or default_size, epochs or default_epochs, batch_size or default_batch,
-                            learning_rate or default_lr, seed, weights, augment_passes)
+                            learning_rate or default_lr, seed, weights, augment_passes, grayscale)
         metrics = run(recipe, data, out, settings)
         test = metrics["test"]
         typer.echo(f"wrote {out} and {out.with_suffix('.metrics.json')}: train accuracy {metrics['train']['accuracy']:.4f}, "
@@ -57,8 +58,10 @@ def _recipe_command(recipe: str, default_out: str, doc: str):
         learning_rate: Optional[float] = typer.Option(None, min=0, help="[default: 0.001]"),
         seed: int = typer.Option(0, help="Seeds the split, the initial weights and augmentation."),
         augment_passes: int = typer.Option(0, min=0, help="mobilenet_v2: extra augmented passes through the frozen backbone."),
+        grayscale: bool = typer.Option(False, help="base_cnn: one-channel input (the reference cats-vs-dogs CNN)."),
     ):
-        _train(recipe, data, out, architecture, weights, size, epochs, batch_size, learning_rate, seed, augment_passes)
+        _train(recipe, data, out, architecture, weights, size, epochs, batch_size, learning_rate, seed, augment_passes,
+               grayscale)
 
     command.__doc__ = doc
     return command

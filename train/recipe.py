@@ -14,6 +14,7 @@ import numpy as np
 import edge
 from convert import keras_file
 from edge.atomic import write_text
+from edge.errors import UserError
 from edge.preprocess import normalize
 from edge.spec import ModelSpec
 from train import data as datasets
@@ -30,6 +31,7 @@ class Settings:
     seed: int = 0
     weights: str | None = None  # MobileNetV2 weights: a .weights.h5 file or "imagenet"
     augment_passes: int = 0  # extra augmented passes through the frozen backbone (transfer only)
+    grayscale: bool = False  # one-channel input (base_cnn only), as the reference cats-vs-dogs CNN
     test_fraction: float = 0.2
 
 
@@ -65,7 +67,7 @@ def _train_base_cnn(split: datasets.Split, spec: ModelSpec, settings: Settings):
     train = (tf.data.Dataset.from_tensor_slices((normalize(split.train_x, spec), split.train_y))
              .shuffle(len(split.train_y), seed=settings.seed)
              .batch(settings.batch_size)
-             .map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+             .map(lambda x, y: (augment(x, training=True), y))  # sequential: augmentation draws random numbers in a fixed order
              .prefetch(tf.data.AUTOTUNE))
     history = model.fit(train, epochs=settings.epochs, verbose=2, shuffle=False)  # the dataset shuffles itself
     inference = models.base_cnn(spec.input_shape, len(spec.labels))  # same weights, no optimizer state to save
@@ -112,11 +114,14 @@ def run(recipe: str, data: Path, out: Path, settings: Settings) -> dict:
     """Train, evaluate on the held-out split, and write OUT (.keras with spec) and OUT's .metrics.json."""
     import keras
 
+    if settings.grayscale and settings.architecture != "base_cnn":
+        raise UserError(f"--grayscale: {settings.architecture} takes RGB input; use --model base_cnn for grayscale")
     keras.utils.set_random_seed(settings.seed)
     train_folder, test_folder, train_dir = datasets.folders(data, settings.test_fraction, settings.seed)
     spec = ModelSpec(
         task="binary" if len(train_folder.classes) == 2 else "multiclass", labels=tuple(train_folder.classes),
-        height=settings.size, width=settings.size, channels=3, color_order="rgb", resize="center_crop",
+        height=settings.size, width=settings.size, channels=1 if settings.grayscale else 3,
+        color_order="gray" if settings.grayscale else "rgb", resize="center_crop",
         **PREPROCESSING[settings.architecture],
     ).with_extra(recipe=recipe, architecture=settings.architecture, toolkit_version=edge.__version__,
                  train_data=str(train_dir.resolve()), train_data_hash=_file_list_hash(train_folder.files))
