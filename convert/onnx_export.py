@@ -39,20 +39,30 @@ class _Reader:
         return next(self.items, None)
 
 
-def export_int8(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> None:
-    """Static QDQ: activations uint8, weights int8 per channel, reduce_range (best speed and accuracy on x86 here,
-    see FACTS.md); pre-processed with shape inference as onnxruntime recommends."""
+def quantize(model, spec: ModelSpec, calibration: np.ndarray, path: Path, method: str = "percentile",
+             reduce_range: bool = True) -> None:
+    """Static QDQ: activations uint8, weights int8 per channel; shape inference first, as onnxruntime recommends.
+    reduce_range (7-bit weights) avoids int16 overflow in x86 kernels without VNNI and costs nothing measurable here."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
+    methods = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
+               "entropy": CalibrationMethod.Entropy}
     with tempfile.TemporaryDirectory() as work:
         fp32, prepared = Path(work) / "fp32.onnx", Path(work) / "prepared.onnx"
         _keras_to_onnx(model, spec, fp32)
         quant_pre_process(str(fp32), str(prepared))
-        quantize_static(
-            str(prepared), str(path), _Reader(calibration, INPUT_NAME),
-            quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=True,
-            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax,
-        )
-    embed_onnx_props(path, opset=str(OPSET), quantization="QDQ activations=QUInt8 weights=QInt8 per_channel reduce_range")
+        with contextlib.redirect_stdout(io.StringIO()):  # histogram calibrators print progress
+            quantize_static(
+                str(prepared), str(path), _Reader(calibration, INPUT_NAME),
+                quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=reduce_range,
+                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, calibrate_method=methods[method],
+            )
+    embed_onnx_props(path, opset=str(OPSET), quantization=f"QDQ activations=QUInt8 weights=QInt8 per_channel "
+                                                          f"reduce_range={reduce_range} calibration={method}")
+
+
+def export_int8(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> None:
+    """The scheme that kept most accuracy on muffins (benchmarks/results/calibration_muffins.md): percentile
+    calibration, per-channel weights."""
+    quantize(model, spec, calibration, path)

@@ -1,0 +1,65 @@
+"""int8 accuracy against calibration set size and method, for int8 TFLite and int8 ONNX (needs the `train` extra).
+
+    python -m benchmarks.calibration_study MODEL.keras --data TEST_DIR --calib TRAIN_DIR --out benchmarks/results/calibration_muffins
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import typer
+
+from convert import examples, keras_file, onnx_export, tflite_export
+from convert.parity import Thresholds, compare
+from edge import runtime
+from edge.atomic import write_text
+from edge.tables import markdown
+
+app = typer.Typer(add_completion=False, help=__doc__)
+
+VARIANTS = {  # name -> function(model, spec, calibration, path)
+    "tflite_int8": tflite_export.export_int8,
+    "onnx_int8 minmax": lambda m, s, c, p: onnx_export.quantize(m, s, c, p, method="minmax"),
+    "onnx_int8 percentile": lambda m, s, c, p: onnx_export.quantize(m, s, c, p, method="percentile"),
+}
+SUFFIX = {"tflite_int8": ".tflite"}
+
+
+@app.command()
+def study(
+    model_path: Path = typer.Argument(..., metavar="MODEL.keras"),
+    data: Path = typer.Option(..., help="Held-out class folders."),
+    calib: Path = typer.Option(..., help="Training class folders to draw calibration images from."),
+    sizes: str = typer.Option("16,64,256,1024", help="Calibration set sizes."),
+    out: Path = typer.Option(Path("benchmarks/results/calibration"), help="Writes OUT.json and OUT.md."),
+):
+    model, spec = keras_file.load(model_path)
+    test = examples.load(data, spec)
+    float_scores = model.predict(test.inputs, batch_size=32, verbose=0)
+    rows = []
+    with tempfile.TemporaryDirectory() as work:
+        for size in [int(s) for s in sizes.split(",")]:
+            calibration = examples.calibration(calib, spec, size)
+            for name, export in VARIANTS.items():
+                path = Path(work) / f"m{SUFFIX.get(name, '.int8.onnx')}"
+                started = time.perf_counter()
+                export(model, spec, calibration, path)
+                scores = runtime.load(path, spec=spec).predict(test.inputs)
+                row = compare(name, scores, float_scores, test.targets, spec, Thresholds())
+                rows.append({"export": name, "calibration_images": len(calibration), "accuracy": row["accuracy"],
+                             "drop": row["drop"], "agreement": row["agreement"], "disagreements": row["disagreements"],
+                             "export_s": round(time.perf_counter() - started, 1)})
+                typer.echo(json.dumps(rows[-1]))
+    result = {"model": str(model_path), "data": str(data), "images": len(test.targets), "rows": rows}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text(out.with_suffix(".json"), json.dumps(result, indent=2))
+    table = markdown(rows, ["export", "calibration_images", "accuracy", "drop", "agreement", "disagreements", "export_s"])
+    write_text(out.with_suffix(".md"), f"int8 parity on {len(test.targets)} images of {data} against calibration size.\n\n{table}\n")
+    typer.echo(table)
+
+
+if __name__ == "__main__":
+    app()
