@@ -106,6 +106,7 @@ def quantize(
         float_scores = model.predict(test.inputs, batch_size=32, verbose=0)
         rows = [{"format": "keras (float)", "file": model_path.name, "size_mb": model_path.stat().st_size / 1e6,
                  **reference_row(float_scores, test.targets, spec), "status": "reference"}]
+        (out_dir / "parity.json").unlink(missing_ok=True)  # a report from an earlier run must not outlive a failed one
         for name in names:
             row = export_and_check(name, model, spec, calibration, test, float_scores, thresholds, out_dir,
                                     model_path.stem, threads)

@@ -32,9 +32,9 @@ FORMATS: dict[str, Format] = {
         Format("tflite_dynamic", ".dynamic.tflite", "tflite", "convert.tflite_export:export_dynamic", "ai-edge-litert",
                "TFLite dynamic-range: int8 weights, float activations, no calibration"),
         Format("onnx", ".onnx", "onnx", "convert.onnx_export:export_fp32", "onnxruntime",
-               "ONNX float32"),
+               "ONNX float32 (opset 17)"),
         Format("onnx_int8", ".int8.onnx", "onnx", "convert.onnx_export:export_int8", "onnxruntime",
-               "ONNX int8 static QDQ, per-channel weights"),
+               "ONNX int8 static QDQ: uint8 activations, per-channel int8 weights, percentile calibration"),
     )
 }
 DEFAULT_FORMATS = ("tflite_int8", "onnx", "onnx_int8")  # what a Raspberry Pi needs

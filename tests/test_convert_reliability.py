@@ -37,13 +37,16 @@ def test_disk_full_mid_write_leaves_no_file(cli, trained, tmp_path, monkeypatch)
             f.write(data[: len(data) // 2])
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(pathlib.Path, "write_bytes", fill_disk)
     out_dir = tmp_path / "models"
+    out_dir.mkdir()
+    (out_dir / "muffins.tflite").write_bytes(b"an export from an earlier run")
+    (out_dir / "parity.json").write_text("{}")
+    monkeypatch.setattr(pathlib.Path, "write_bytes", fill_disk)
     result = cli.invoke(app, ["quantize", str(trained), "--data", str(SAMPLE / "test"), "--out-dir", str(out_dir),
                               "--formats", "tflite_int8"])
     assert result.exit_code == 2, result.output
     assert "No space left on device" in result.output and "--out-dir" in result.output
-    assert list(out_dir.iterdir()) == []
+    assert list(out_dir.iterdir()) == [], "no partial file, and no stale export or report under a final name"
 
 
 def test_one_class_calibration_folder(cli, trained, tmp_path):

@@ -34,14 +34,17 @@ def test_center_crop_keeps_the_middle_and_letterbox_pads():
     assert letter[:15].max() == 0 and letter[30, 30].min() == 255
 
 
-def test_training_loader_gives_the_tensors_the_device_computes():
+def test_training_calibration_and_device_give_identical_tensors():
+    from convert import examples
     from edge.folders import class_folder
     from train import data
 
     train, test, train_dir = data.folders(SAMPLE, 0.2, 0)
     split = data.load(train, test, train_dir, SPEC)
-    first = read_image(test.files[0])
-    assert np.array_equal(normalize(split.test_x[:1], SPEC)[0], prepare(first, SPEC))
+    device = prepare(read_image(train.files[0]), SPEC)
+    assert np.array_equal(normalize(split.train_x[:1], SPEC)[0], device)
+    calibration = examples.calibration(SAMPLE / "train", SPEC, count=len(train.files))  # every image, in file order
+    assert np.array_equal(calibration[0], device)
     assert split.classes == class_folder(SAMPLE / "train").classes
 
 
