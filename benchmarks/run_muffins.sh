@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Regenerate benchmarks/results/muffins_* from ../shared/data (about 25 minutes on 2 cores):
-# MobileNetV2 transfer and the reference base CNN, their exports with parity, and the latency table.
+# Regenerate benchmarks/results/muffins_* and calibration_muffins.* from ../shared/data (about 40 minutes on 2 cores):
+# MobileNetV2 transfer and the reference base CNN, every export format with parity, the latency table, and int8
+# accuracy against calibration size.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/venv.sh
@@ -13,12 +14,14 @@ mkdir -p "$runs" "$results"
 
 train muffins --data "$data" --weights "$weights" --out "$runs/muffins.keras"
 convert quantize "$runs/muffins.keras" --data "$data/test" --out-dir "$runs/models" \
-    --formats tflite_int8,tflite_fp32,onnx,onnx_int8
+    --formats tflite_int8,tflite_int8_float_io,tflite_fp32,tflite_fp16,tflite_dynamic,onnx,onnx_int8
 cp "$runs/muffins.metrics.json" "$results/muffins_mobilenet_v2_metrics.json"
 cp "$runs/models/parity.json" "$results/muffins_mobilenet_v2_parity.json"
-edge-bench -m "$runs/models/muffins.tflite" -m "$runs/models/muffins.fp32.tflite" \
-    -m "$runs/models/muffins.onnx" -m "$runs/models/muffins.int8.onnx" \
-    --data "$data/test" --threads 1,2 --out "$results/muffins_mobilenet_v2"
+models=()
+for file in "$runs"/models/muffins*.tflite "$runs"/models/muffins*.onnx; do models+=(-m "$file"); done
+edge-bench "${models[@]}" --data "$data/test" --threads 1,2 --out "$results/muffins_mobilenet_v2"
+python -m benchmarks.calibration_study "$runs/muffins.keras" --data "$data/test" --calib "$data/train" \
+    --out "$results/calibration_muffins"
 
 train muffins --data "$data" --model base_cnn --out "$runs/base_cnn.keras"
 convert quantize "$runs/base_cnn.keras" --data "$data/test" --out-dir "$runs/base_cnn_models"
