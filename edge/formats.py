@@ -46,7 +46,7 @@ def format_of(path: str | Path) -> Format:
     matches = [f for f in FORMATS.values() if name.endswith(f.suffix)]
     if not matches:
         hint = " Convert it first: convert quantize MODEL.keras --data DIR." if name.endswith((".keras", ".h5")) else ""
-        endings = ", ".join(sorted({f.suffix for f in FORMATS.values()}))
+        endings = " and ".join(sorted({"." + f.suffix.rsplit(".", 1)[-1] for f in FORMATS.values()}))
         raise UserError(f"{path}: the edge runtime runs {endings} files, not this one.{hint}")
     return max(matches, key=lambda f: len(f.suffix))
 

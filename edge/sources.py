@@ -55,6 +55,7 @@ class CaptureSource:
         what = f"camera {target}" if kind == "camera" else f"video {target}"
         if kind == "video" and not Path(target).is_file():
             raise UserError(f"{target}: no such video file; check the --video path")
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # our own message says what failed
         self.capture = cv2.VideoCapture(target)
         if not self.capture.isOpened():
             fix = ("check it is connected and free (ls /dev/video*), or try another --camera index"
