@@ -57,3 +57,12 @@ def test_one_class_calibration_folder(cli, trained, tmp_path):
     result = cli.invoke(app, ["quantize", str(trained), "--data", str(SAMPLE / "test"), "--calib", str(calib),
                               "--out-dir", str(tmp_path / "models")])
     assert result.exit_code == 2 and "calib: needs at least 2 class folders" in result.output
+
+
+def test_out_dir_that_cannot_be_created(cli, trained, tmp_path):
+    from convert.cli import app
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = cli.invoke(app, ["quantize", str(trained), "--data", str(SAMPLE / "test"), "--out-dir", str(blocker / "models")])
+    assert result.exit_code == 2 and "--out-dir" in result.output and "choose a writable folder" in result.output
