@@ -1,21 +1,28 @@
-"""`edge-bench`: latency, throughput, size and accuracy of .tflite/.onnx models side by side, on real images.
+"""`edge-bench`: latency, throughput, memory, size and accuracy of .tflite/.onnx models side by side, on real images.
 
-Each model and thread count gets a warm-up, then its timed single-image runs are spread over interleaved rounds
-(A B A B ...) so that machine drift hits every model alike. Needs only the `edge` extra.
+Each model and thread count is loaded, warmed up, then timed on single images over interleaved rounds (A B A B ...)
+so that machine drift hits every model alike. `--direct` adds, for each .tflite, the bare LiteRT interpreter fed
+pre-quantised tensors, so the overhead of our runner is a measured ratio. Needs only the `edge` extra.
+`edge-bench compare A.json B.json` prints two runs side by side.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import sys
 import time
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import numpy as np
 import typer
 
-from benchmarks.machine import describe
+from benchmarks import chart
+from benchmarks.machine import describe, rss_mb
 from edge import runtime
 from edge.atomic import write_text
 from edge.console import user_errors
@@ -27,9 +34,21 @@ from edge.tables import markdown
 
 app = typer.Typer(add_completion=False, help=__doc__)
 
-COLUMNS = ["model", "format", "threads", "median_ms", "p90_ms", "p99_ms", "min_ms", "images_per_s", "size_mb",
-           "accuracy", "preprocess_ms", "status"]
+COLUMNS = ["model", "format", "runtime", "threads", "median_ms", "p90_ms", "p99_ms", "min_ms", "images_per_s", "size_mb",
+           "load_ms", "rss_mb", "accuracy", "agreement", "preprocess_ms", "status"]
 ROUNDS = 5
+REFERENCE_FORMATS = ("tflite_fp32", "onnx")  # float exports, the reference for agreement unless --reference says
+
+
+@dataclass
+class Subject:
+    """One row of the table: something to time on preprocessed inputs."""
+
+    row: dict
+    call: Callable[[np.ndarray], object]
+    inputs: list[np.ndarray]
+    runner: object = None  # for accuracy; None for direct-interpreter rows
+    times: list[float] = field(default_factory=list)
 
 
 def _thread_counts(text: str) -> list[int]:
@@ -51,59 +70,143 @@ def _timing_images(data: Optional[Path], images: Optional[Path], limit: int) -> 
     return [read_image(p) for p in paths[::step][:limit]]
 
 
-def _accuracy(runner, data: Path) -> float:
-    folder = class_folder(data)
-    if folder.classes != list(runner.spec.labels):
-        raise UserError(f"--data {data}: classes {folder.classes} differ from the model's labels {list(runner.spec.labels)}")
-    predicted = [class_indices(runner.predict(prepare(read_image(p), runner.spec)[None]), runner.spec)[0] for p in folder.files]
-    return round(float(np.mean(np.asarray(predicted) == np.asarray(folder.targets))), 4)
-
-
-def _open(path: Path, threads: int, frames: list[np.ndarray]):
-    """(runner, preprocessed inputs, median preprocessing ms); UserError when the model cannot be loaded."""
+def _load(path: Path, threads: int, frames: list[np.ndarray], warmup: int, direct: bool) -> list[Subject]:
+    """The runner for PATH (and its direct-interpreter twin), loaded, fed and warmed up."""
+    rss_before, started = rss_mb(), time.perf_counter()
     runner = runtime.load(path, threads)
+    load_ms = (time.perf_counter() - started) * 1000
     costs, inputs = [], []
     for frame in frames:
         t0 = time.perf_counter()
         inputs.append(prepare(frame, runner.spec)[None])
         costs.append((time.perf_counter() - t0) * 1000)
-    return runner, inputs, float(np.median(costs))
+    for i in range(warmup):
+        runner.predict(inputs[i % len(inputs)])
+    rss_after = rss_mb()
+    row = {"model": path.name, "format": runner.format.name, "runtime": runner.runtime, "threads": threads,
+           "size_mb": round(path.stat().st_size / 1e6, 3), "load_ms": round(load_ms, 1),
+           "rss_mb": round(rss_after - rss_before, 1) if rss_after is not None else None,
+           "preprocess_ms": round(float(np.median(costs)), 3), "status": "ok"}
+    subjects = [Subject(row, runner.predict, inputs, runner)]
+    if direct and runner.format.runtime == "tflite":
+        subjects.append(_direct_subject(path, threads, inputs, warmup, row))
+    return subjects
 
 
-def run(models: list[Path], threads: list[int], frames: list[np.ndarray], runs: int, warmup: int,
-        data: Optional[Path]) -> list[dict]:
-    rows, live = [], []
+def _direct_subject(path: Path, threads: int, inputs: list[np.ndarray], warmup: int, row: dict) -> Subject:
+    """The stock interpreter invoked by hand on already-quantised tensors: the floor our runner is measured against."""
+    interpreter_class, name = runtime._tflite_interpreter_class()
+    interpreter = interpreter_class(model_path=str(path), num_threads=threads)
+    interpreter.allocate_tensors()
+    source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    if source["dtype"] in (np.int8, np.uint8):
+        inputs = [runtime.quantize(x, *source["quantization"], source["dtype"]) for x in inputs]
+
+    def call(x):
+        interpreter.set_tensor(source["index"], x)
+        interpreter.invoke()
+        return interpreter.get_tensor(target["index"])
+
+    for i in range(warmup):
+        call(inputs[i % len(inputs)])
+    direct_row = {k: row[k] for k in ("model", "format", "threads", "size_mb")}
+    direct_row.update(runtime=f"{name} direct", status="ok")
+    return Subject(direct_row, call, inputs)
+
+
+def _time(subjects: list[Subject], runs: int, seconds: Optional[float]) -> bool:
+    """Interleaved timing rounds; False when Ctrl-C or the --seconds budget cut them short."""
+    per_round, started = max(1, runs // ROUNDS), time.perf_counter()
+    try:
+        for _ in range(ROUNDS):
+            for subject in subjects:
+                for i in range(per_round):
+                    x = subject.inputs[(len(subject.times) + i) % len(subject.inputs)]
+                    t0 = time.perf_counter()
+                    subject.call(x)
+                    subject.times.append((time.perf_counter() - t0) * 1000)
+            if seconds is not None and time.perf_counter() - started > seconds:
+                return False
+    except KeyboardInterrupt:
+        typer.echo("interrupted: writing what finished", err=True)
+        return False
+    return True
+
+
+def _summarise(subject: Subject) -> None:
+    times = subject.times
+    if not times:
+        subject.row["status"] = "not timed"
+        return
+    median = float(np.median(times))
+    subject.row.update(median_ms=round(median, 3), p90_ms=round(float(np.percentile(times, 90)), 3),
+                       p99_ms=round(float(np.percentile(times, 99)), 3), min_ms=round(min(times), 3),
+                       images_per_s=round(1000 / median, 1), runs=len(times))
+
+
+def _predictions(runner, data: Path) -> tuple[np.ndarray, np.ndarray]:
+    folder = class_folder(data)
+    if folder.classes != list(runner.spec.labels):
+        raise UserError(f"--data {data}: classes {folder.classes} differ from the model's labels {list(runner.spec.labels)}")
+    predicted = [class_indices(runner.predict(prepare(read_image(p), runner.spec)[None]), runner.spec)[0] for p in folder.files]
+    return np.asarray(predicted), np.asarray(folder.targets)
+
+
+def _accuracy_and_agreement(subjects: list[Subject], data: Path, reference: Optional[Path]) -> None:
+    """Accuracy per model (one row per model carries it) and top-1 agreement with the float reference."""
+    predictions = {}
+    for subject in subjects:
+        if subject.runner is None or subject.row["model"] in predictions:
+            continue
+        try:
+            predictions[subject.row["model"]] = _predictions(subject.runner, data)
+        except UserError as exc:
+            subject.row["status"] = f"no accuracy: {exc}"
+            continue
+        predicted, targets = predictions[subject.row["model"]]
+        subject.row["accuracy"] = round(float(np.mean(predicted == targets)), 4)
+    names = [reference.name] if reference else [s.row["model"] for s in subjects if s.row.get("format") in REFERENCE_FORMATS]
+    reference_name = next((n for n in names if n in predictions), None)
+    for subject in subjects:
+        if "accuracy" in subject.row and reference_name:
+            subject.row["agreement"] = round(float(np.mean(predictions[subject.row["model"]][0] == predictions[reference_name][0])), 4)
+            subject.row["reference"] = reference_name
+
+
+def run(models: list[Path], threads: list[int], frames: list[np.ndarray], runs: int, warmup: int, data: Optional[Path],
+        direct: bool = False, seconds: Optional[float] = None, reference: Optional[Path] = None) -> tuple[list[dict], bool]:
+    """(rows, complete): every model at every thread count; a model that fails to load gets a row with its error."""
+    subjects, error_rows = [], []
     for path in models:
         for count in threads:
-            row = {"model": path.name, "threads": count, "size_mb": round(path.stat().st_size / 1e6, 3) if path.is_file() else None}
             try:
-                runner, inputs, preprocess_ms = _open(path, count, frames)
-                row.update(format=runner.format.name, runtime=runner.runtime, preprocess_ms=round(preprocess_ms, 3), status="ok")
-                for i in range(warmup):
-                    runner.predict(inputs[i % len(inputs)])
-                live.append((row, runner, inputs, []))
+                subjects += _load(path, count, frames, warmup, direct)
             except UserError as exc:
-                row.update(status=f"error: {exc}")
-            rows.append(row)
-    per_round = max(1, runs // ROUNDS)
-    for _ in range(ROUNDS):
-        for row, runner, inputs, times in live:
-            for i in range(per_round):
-                x = inputs[(len(times) + i) % len(inputs)]
-                t0 = time.perf_counter()
-                runner.predict(x)
-                times.append((time.perf_counter() - t0) * 1000)
-    for row, runner, inputs, times in live:
-        median = float(np.median(times))
-        row.update(median_ms=round(median, 3), p90_ms=round(float(np.percentile(times, 90)), 3),
-                   p99_ms=round(float(np.percentile(times, 99)), 3), min_ms=round(min(times), 3),
-                   images_per_s=round(1000 / median, 1), runs=len(times))
-        if data is not None and row["threads"] == max(threads):
-            try:
-                row["accuracy"] = _accuracy(runner, data)
-            except UserError as exc:
-                row["status"] = f"no accuracy: {exc}"
-    return rows
+                error_rows.append({"model": path.name, "threads": count, "status": f"error: {exc}",
+                                   "size_mb": round(path.stat().st_size / 1e6, 3) if path.is_file() else None})
+    complete = _time(subjects, runs, seconds)
+    for subject in subjects:
+        _summarise(subject)
+    if data is not None and complete:
+        top = max(threads)
+        _accuracy_and_agreement([s for s in subjects if s.row["threads"] == top], data, reference)
+    ours = {(s.row["model"], s.row["threads"]): s.row for s in subjects if s.runner is not None}
+    for subject in subjects:
+        if subject.runner is None and "median_ms" in subject.row:
+            mine = ours[(subject.row["model"], subject.row["threads"])]
+            mine["overhead_vs_direct"] = round(mine["median_ms"] / subject.row["median_ms"], 3)
+    order = {path.name: i for i, path in enumerate(models)}
+    rows = sorted([s.row for s in subjects] + error_rows, key=lambda r: (order[r["model"]], r["threads"]))
+    return rows, complete
+
+
+def _csv(rows: list[dict]) -> str:
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
 
 
 @app.command()
@@ -114,29 +217,43 @@ def bench(
     threads: str = typer.Option("1,2", help="Comma-separated thread counts."),
     runs: int = typer.Option(200, min=ROUNDS, help="Timed single-image runs per model and thread count."),
     warmup: int = typer.Option(20, min=0, help="Untimed runs first."),
-    out: Path = typer.Option(Path("benchmarks/results/bench"), help="Writes OUT.json and OUT.md."),
+    seconds: Optional[float] = typer.Option(None, min=0, help="Stop timing after the round that passes this budget."),
+    direct: bool = typer.Option(False, help="Also time the bare LiteRT interpreter on each .tflite (overhead ratio)."),
+    reference: Optional[Path] = typer.Option(None, help="The float model agreement is measured against [default: the first fp32 export given]."),
+    out: Path = typer.Option(Path("benchmarks/results/bench"), help="Writes OUT.json, OUT.csv, OUT.md and OUT.png."),
 ):
     """Time every model at every thread count on the same images and write one table."""
     with user_errors():
         counts = _thread_counts(threads)
         frames = _timing_images(data, images, limit=50)
-        rows = run(model, counts, frames, runs, warmup, data)
+        rows, complete = run(model, counts, frames, runs, warmup, data, direct, seconds, reference)
         result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": describe(),
                   "runs": runs, "warmup": warmup, "timing_images": len(frames), "data": str(data) if data else None,
-                  "rows": rows}
+                  "complete": complete, "peak_rss_mb": rss_mb("VmHWM"), "rows": rows}
         out.parent.mkdir(parents=True, exist_ok=True)
         write_text(out.with_suffix(".json"), json.dumps(result, indent=2))
+        write_text(out.with_suffix(".csv"), _csv(rows))
         machine = result["machine"]
-        table = markdown(rows, COLUMNS)
+        columns = COLUMNS + (["overhead_vs_direct"] if direct else [])
+        table = markdown(rows, columns)
         header = (f"Machine: {machine['cpu']}, {machine['cores']} cores, flags {' '.join(machine['cpu_flags']) or 'n/a'}, "
                   f"Python {machine['python']}, {', '.join(f'{k} {v}' for k, v in machine['packages'].items())}. "
                   f"{runs} timed runs per row after {warmup} warm-up, on {len(frames)} real images; {result['date']}.")
         write_text(out.with_suffix(".md"), f"{header}\n\n{table}\n")
+        written = [out.with_suffix(s) for s in (".json", ".csv", ".md")]
+        if chart.write(out.with_suffix(".png"), rows):
+            written.append(out.with_suffix(".png"))
         typer.echo(table)
-        typer.echo(f"\n{header}\nwrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
+        typer.echo(f"\n{header}\nwrote {', '.join(map(str, written))}")
         if not any(r["status"] == "ok" for r in rows):
             raise typer.Exit(1)
 
 
 def main():
-    app()
+    if sys.argv[1:2] == ["compare"]:
+        from benchmarks.compare import app as compare_app
+
+        sys.argv.pop(1)
+        compare_app()
+    else:
+        app()

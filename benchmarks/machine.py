@@ -49,3 +49,14 @@ def describe() -> dict:
         "governor": _governor(),
         "packages": {name: v for name in packages if (v := _version(name))},
     }
+
+
+def rss_mb(field: str = "VmRSS") -> float | None:
+    """This process's resident memory (VmRSS) or its peak (VmHWM) in MB, from /proc; None where there is no /proc."""
+    path = Path("/proc/self/status")
+    if not path.is_file():
+        return None
+    for line in path.read_text().splitlines():
+        if line.startswith(field + ":"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return None

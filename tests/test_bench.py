@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
 
 from tests.conftest import SAMPLE
 
@@ -14,21 +20,53 @@ def test_bench_tflite_and_onnx(exported, cli, tmp_path):
     models = [out_dir / "muffins.tflite", out_dir / "muffins.onnx"]
     out = tmp_path / "bench"
     result = cli.invoke(app, ["-m", str(models[0]), "-m", str(models[1]), "--data", str(SAMPLE / "test"),
-                              "--threads", "1,2", "--runs", "20", "--warmup", "2", "--out", str(out)])
+                              "--threads", "1,2", "--runs", "20", "--warmup", "2", "--direct", "--out", str(out)])
     assert result.exit_code == 0, result.output
     report = json.loads(out.with_suffix(".json").read_text())
     assert report["machine"]["cores"] >= 1 and "ai-edge-litert" in report["machine"]["packages"]
+    assert report["complete"] and report["peak_rss_mb"] > 50
     rows = report["rows"]
-    assert [(r["model"], r["threads"]) for r in rows] == [(m.name, t) for m in models for t in (1, 2)]
+    ours = [r for r in rows if not r["runtime"].endswith("direct")]
+    direct = [r for r in rows if r["runtime"].endswith("direct")]
+    assert [(r["model"], r["threads"]) for r in ours] == [(m.name, t) for m in models for t in (1, 2)]
+    assert [(r["model"], r["threads"]) for r in direct] == [(models[0].name, 1), (models[0].name, 2)]
     for row in rows:
         assert row["status"] == "ok"
         assert 0 < row["min_ms"] <= row["median_ms"] <= row["p90_ms"] <= row["p99_ms"]
-        assert row["runs"] == 20 and row["preprocess_ms"] > 0
-        assert row["size_mb"] == round((out_dir / row["model"]).stat().st_size / 1e6, 3)
-    accuracies = [r["accuracy"] for r in rows if r["threads"] == 2]
-    assert len(accuracies) == 2 and all(0 <= a <= 1 for a in accuracies)
+        assert row["runs"] == 20 and row["size_mb"] == round((out_dir / row["model"]).stat().st_size / 1e6, 3)
+    for row in ours:
+        assert row["preprocess_ms"] > 0 and row["load_ms"] > 0 and row["rss_mb"] is not None
+    by_key = {(r["model"], r["threads"], r["runtime"].endswith("direct")): r for r in rows}
+    for threads in (1, 2):
+        mine, bare = by_key[(models[0].name, threads, False)], by_key[(models[0].name, threads, True)]
+        assert mine["overhead_vs_direct"] == round(mine["median_ms"] / bare["median_ms"], 3)
+    two = [r for r in ours if r["threads"] == 2]
+    assert all(0 <= r["accuracy"] <= 1 and r["reference"] == "muffins.onnx" for r in two)
+    assert next(r for r in two if r["model"] == "muffins.onnx")["agreement"] == 1.0
     table = out.with_suffix(".md").read_text()
     assert table.startswith("Machine:") and all(column in table for column in COLUMNS)
+    assert out.with_suffix(".csv").read_text().startswith("model,") and len(out.with_suffix(".csv").read_text().splitlines()) == 7
+    chart = cv2.imread(str(out.with_suffix(".png")))
+    assert chart is not None and chart.shape == (560, 900, 3)
+
+
+def test_compare_two_runs(exported, cli, tmp_path):
+    from benchmarks.bench import app
+    from benchmarks.compare import app as compare
+
+    out_dir, _ = exported
+    for name in ("a", "b"):
+        result = cli.invoke(app, ["-m", str(out_dir / "muffins.tflite"), "--images", str(SAMPLE / "test"),
+                                  "--threads", "1", "--runs", "10", "--warmup", "1", "--out", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+    result = cli.invoke(compare, [str(tmp_path / "a.json"), str(tmp_path / "b.json")])
+    assert result.exit_code == 0, result.output
+    row = result.stdout.splitlines()[-1].split("|")
+    a_ms, b_ms, ratio = float(row[4]), float(row[5]), float(row[6])
+    assert row[1].strip() == "muffins.tflite" and ratio == pytest.approx(b_ms / a_ms, rel=0.01)
+    installed = subprocess.run([str(Path(sys.executable).parent / "edge-bench"), "compare", str(tmp_path / "a.json"),
+                                str(tmp_path / "nope.json")], capture_output=True, text=True)
+    assert installed.returncode == 2 and "nope.json: not an edge-bench JSON file" in installed.stderr
 
 
 def test_bench_reports_unreadable_model_in_its_row(exported, cli, tmp_path):
