@@ -15,7 +15,7 @@ import typer
 from edge import runtime
 from edge.console import user_errors
 from edge.errors import UserError
-from edge.postprocess import top_label
+from edge.postprocess import Smoother, probabilities, top_k
 from edge.preprocess import prepare
 from edge.sources import CaptureSource, Frame, ImageSource
 
@@ -47,10 +47,14 @@ def _show(frame: Frame, label: str, score: float, fps: float) -> bool:
                         "(the -headless wheel has none), or drop --show") from None
 
 
-def _frame_line(frame: Frame, kind: str, label: str, score: float, latency: float, json_lines: bool) -> str:
+def _frame_line(frame: Frame, kind: str, best: list[tuple[str, float]], latency: float, json_lines: bool) -> str:
+    (label, score), others = best[0], best[1:]
     if not json_lines:
-        return f"{frame.name}\t{label}\t{score:.3f}\t{latency:.1f} ms"
+        more = "".join(f"\t{name} {p:.3f}" for name, p in others)
+        return f"{frame.name}\t{label}\t{score:.3f}\t{latency:.1f} ms{more}"
     record = {"source": kind, "frame": frame.index, "label": label, "score": round(score, 4), "latency_ms": round(latency, 3)}
+    if others:
+        record["top"] = [[name, round(p, 4)] for name, p in best]
     if kind == "images":
         record["path"] = frame.name
     if frame.truth is not None:
@@ -82,12 +86,16 @@ def classify(
     show: bool = typer.Option(False, help="Show frames with label and FPS in a window (q quits)."),
     max_frames: Optional[int] = typer.Option(None, min=1, help="Stop after this many frames."),
     threads: Optional[int] = typer.Option(None, min=1, help="Inference threads (default: all cores)."),
+    k: int = typer.Option(1, "--top-k", min=1, help="Also print the K most likely labels."),
+    unsure_below: float = typer.Option(0.0, min=0.0, max=1.0, help="Say `unsure` when the best probability is below this."),
+    smooth_frames: int = typer.Option(1, "--smooth", min=1, help="Average probabilities over the last N frames (camera, video)."),
 ):
     """Classify every frame and print one line per frame."""
     with user_errors():
         runner = runtime.load(model, threads)
         spec = runner.spec
         source = _open_source(camera, video, images)
+        smooth = Smoother(smooth_frames if source.kind != "images" else 1)  # separate photos are not a sequence
         latencies, correct, judged, started = [], 0, 0, time.perf_counter()
         recent = collections.deque(maxlen=30)  # wall-clock times of the last frames, for the FPS overlay
         try:
@@ -95,13 +103,17 @@ def classify(
                 recent.append(time.perf_counter())
                 t0 = time.perf_counter()
                 scores = runner.predict(prepare(frame.image, spec)[None])[0]
-                label, score = top_label(scores, spec)
+                if spec.task == "regression":
+                    best = [("value", float(scores.ravel()[0]))]
+                else:
+                    best = top_k(smooth(probabilities(scores, spec)), spec, k, unsure_below)
+                label, score = best[0]
                 latency = (time.perf_counter() - t0) * 1000
                 latencies.append(latency)
                 if frame.truth is not None:
                     judged += 1
                     correct += label == frame.truth
-                typer.echo(_frame_line(frame, source.kind, label, score, latency, json_lines))
+                typer.echo(_frame_line(frame, source.kind, best, latency, json_lines))
                 fps = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 else 0.0
                 if show and not _show(frame, label, score, fps):
                     break

@@ -1,10 +1,14 @@
-"""Model scores -> class index, label and confidence, as the spec's task says."""
+"""Model scores -> class index, label and confidence, as the spec's task says; smoothing over recent frames."""
 
 from __future__ import annotations
+
+import collections
 
 import numpy as np
 
 from edge.spec import ModelSpec
+
+UNSURE = "unsure"
 
 
 def class_indices(scores: np.ndarray, spec: ModelSpec) -> np.ndarray:
@@ -14,13 +18,32 @@ def class_indices(scores: np.ndarray, spec: ModelSpec) -> np.ndarray:
     return np.argmax(scores, axis=-1)
 
 
-def top_label(scores: np.ndarray, spec: ModelSpec) -> tuple[str, float]:
-    """(label, confidence) for one image's scores; regression gives ("value", prediction)."""
-    scores = np.asarray(scores, dtype=np.float32).ravel()
-    if spec.task == "regression":
-        return "value", float(scores[0])
+def probabilities(scores: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """One image's scores as a probability per label: [1 - p, p] for a sigmoid, softmax for logits."""
+    scores = np.asarray(scores, dtype=np.float64).ravel()
     if spec.task == "binary":
-        p = float(scores[0])
-        return (spec.labels[1], p) if p > 0.5 else (spec.labels[0], 1.0 - p)
-    index = int(np.argmax(scores))
-    return spec.labels[index], float(scores[index])
+        return np.array([1.0 - scores[0], scores[0]])
+    if scores.min() >= 0 and abs(scores.sum() - 1) < 1e-3:
+        return scores
+    exp = np.exp(scores - scores.max())
+    return exp / exp.sum()
+
+
+def top_k(probs: np.ndarray, spec: ModelSpec, k: int = 1, unsure_below: float = 0.0) -> list[tuple[str, float]]:
+    """The K most likely (label, probability); the first label is `unsure` when its probability is below UNSURE_BELOW."""
+    order = np.argsort(-probs, kind="stable")[:k]
+    best = [(spec.labels[i], float(probs[i])) for i in order]
+    if best[0][1] < unsure_below:
+        best[0] = (UNSURE, best[0][1])
+    return best
+
+
+class Smoother:
+    """Mean of the probabilities of the last N frames, so a label does not flicker on one odd frame."""
+
+    def __init__(self, frames: int):
+        self.recent = collections.deque(maxlen=max(1, frames))
+
+    def __call__(self, probs: np.ndarray) -> np.ndarray:
+        self.recent.append(probs)
+        return np.mean(self.recent, axis=0)
