@@ -44,12 +44,14 @@ def study(
         for size in [int(s) for s in sizes.split(",")]:
             calibration = examples.calibration(calib, spec, size)
             for name, export in VARIANTS.items():
+                if name.endswith("percentile") and len(calibration) > onnx_export.MAX_HISTOGRAM_IMAGES:
+                    continue  # the exporter caps histogram calibration: this row would repeat the last one
                 path = Path(work) / f"m{SUFFIX.get(name, '.int8.onnx')}"
                 started = time.perf_counter()
-                export(model, spec, calibration, path)
+                used = export(model, spec, calibration, path) or len(calibration)  # ONNX histograms cap their set
                 scores = runtime.load(path, spec=spec).predict(test.inputs)
                 row = compare(name, scores, float_scores, test.targets, spec, Thresholds())
-                rows.append({"export": name, "calibration_images": len(calibration), "accuracy": row["accuracy"],
+                rows.append({"export": name, "calibration_images": used, "accuracy": row["accuracy"],
                              "drop": row["drop"], "agreement": row["agreement"], "disagreements": row["disagreements"],
                              "export_s": round(time.perf_counter() - started, 1)})
                 typer.echo(json.dumps(rows[-1]))
