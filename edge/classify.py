@@ -18,19 +18,40 @@ from edge.errors import UserError
 from edge.postprocess import Smoother, probabilities, top_k
 from edge.preprocess import prepare
 from edge.sources import CaptureSource, Frame, ImageSource
+from edge.spec import ModelSpec
 
 app = typer.Typer(add_completion=False, help=__doc__)
 
 
-def _open_source(camera: Optional[int], video: Optional[Path], images: Optional[Path]):
-    chosen = [name for name, value in (("--camera", camera), ("--video", video), ("--images", images)) if value is not None]
+def _open_source(camera: Optional[int], video: Optional[Path], images: Optional[Path], stream: Optional[str]):
+    given = (("--camera", camera), ("--video", video), ("--images", images), ("--stream", stream))
+    chosen = [name for name, value in given if value is not None]
     if len(chosen) != 1:
-        raise UserError(f"give exactly one source: --camera N, --video FILE or --images PATH (got {', '.join(chosen) or 'none'})")
+        raise UserError("give exactly one source: --camera N, --video FILE, --stream URL or --images PATH "
+                        f"(got {', '.join(chosen) or 'none'})")
     if camera is not None:
         return CaptureSource(camera, "camera")
     if video is not None:
         return CaptureSource(str(video), "video")
+    if stream is not None:
+        return CaptureSource(stream, "stream")
     return ImageSource(images)
+
+
+def _spec_from_flags(labels: Optional[Path], size: Optional[str], scale: float, offset: float) -> Optional[ModelSpec]:
+    """A spec for a model file that carries none, from --labels and --size; None when neither is given."""
+    if labels is None and size is None:
+        return None
+    if labels is None or size is None:
+        raise UserError("a model without an embedded spec needs both --labels FILE and --size WxH")
+    if not labels.is_file():
+        raise UserError(f"--labels {labels}: no such file; give a text file with one label per line")
+    names = tuple(line.strip() for line in labels.read_text().splitlines() if line.strip())
+    try:
+        width, height = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        raise UserError(f"--size {size!r}: write it as WxH, e.g. 224x224") from None
+    return ModelSpec("binary" if len(names) == 2 else "multiclass", names, height, width, scale=scale, offset=offset)
 
 
 def _show(frame: Frame, label: str, score: float, fps: float) -> bool:
@@ -89,12 +110,18 @@ def classify(
     k: int = typer.Option(1, "--top-k", min=1, help="Also print the K most likely labels."),
     unsure_below: float = typer.Option(0.0, min=0.0, max=1.0, help="Say `unsure` when the best probability is below this."),
     smooth_frames: int = typer.Option(1, "--smooth", min=1, help="Average probabilities over the last N frames (camera, video)."),
+    stream: Optional[str] = typer.Option(None, help="Network stream URL OpenCV can open (rtsp://, http://)."),
+    labels: Optional[Path] = typer.Option(None, help="For a model without an embedded spec: a text file, one label per line."),
+    size: Optional[str] = typer.Option(None, help="For a model without an embedded spec: input size WxH."),
+    scale: float = typer.Option(1 / 255, help="For a model without an embedded spec: input = pixels * scale + offset."),
+    offset: float = typer.Option(0.0, help="For a model without an embedded spec (see --scale)."),
+    debug: bool = typer.Option(False, help="Show the traceback of unexpected errors."),
 ):
     """Classify every frame and print one line per frame."""
-    with user_errors():
-        runner = runtime.load(model, threads)
+    with user_errors(debug):
+        runner = runtime.load(model, threads, spec=_spec_from_flags(labels, size, scale, offset))
         spec = runner.spec
-        source = _open_source(camera, video, images)
+        source = _open_source(camera, video, images, stream)
         smooth = Smoother(smooth_frames if source.kind != "images" else 1)  # separate photos are not a sequence
         latencies, correct, judged, started = [], 0, 0, time.perf_counter()
         recent = collections.deque(maxlen=30)  # wall-clock times of the last frames, for the FPS overlay

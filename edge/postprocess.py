@@ -13,7 +13,7 @@ UNSURE = "unsure"
 
 def class_indices(scores: np.ndarray, spec: ModelSpec) -> np.ndarray:
     """Predicted class per row: a sigmoid above 0.5 is labels[1] for binary; argmax otherwise."""
-    if spec.task == "binary":
+    if spec.task == "binary" and scores.reshape(len(scores), -1).shape[1] == 1:
         return (scores.reshape(len(scores), -1)[:, 0] > 0.5).astype(np.int64)
     return np.argmax(scores, axis=-1)
 
@@ -21,7 +21,7 @@ def class_indices(scores: np.ndarray, spec: ModelSpec) -> np.ndarray:
 def probabilities(scores: np.ndarray, spec: ModelSpec) -> np.ndarray:
     """One image's scores as a probability per label: [1 - p, p] for a sigmoid, softmax for logits."""
     scores = np.asarray(scores, dtype=np.float64).ravel()
-    if spec.task == "binary":
+    if spec.task == "binary" and scores.size == 1:
         return np.array([1.0 - scores[0], scores[0]])
     if scores.min() >= 0 and abs(scores.sum() - 1) < 1e-3:
         return scores

@@ -139,5 +139,6 @@ def load(path: str | Path, threads: int | None = None, spec: ModelSpec | None = 
     runner.path = path
     runner.spec = spec or runner.spec
     if runner.spec is None:
-        raise UserError(f"{path}: carries no model spec (labels, input size); export it with `convert quantize`")
+        raise UserError(f"{path}: carries no model spec (labels, input size); export it with `convert quantize`, "
+                        "or pass --labels FILE --size WxH [--scale S --offset O]")
     return runner

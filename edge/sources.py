@@ -52,14 +52,15 @@ class CaptureSource:
 
     def __init__(self, target: int | str, kind: str):
         self.kind, self.target, self.skipped = kind, target, 0
-        what = f"camera {target}" if kind == "camera" else f"video {target}"
+        what = f"{kind} {target}"
         if kind == "video" and not Path(target).is_file():
             raise UserError(f"{target}: no such video file; check the --video path")
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # our own message says what failed
         self.capture = cv2.VideoCapture(target)
         if not self.capture.isOpened():
-            fix = ("check it is connected and free (ls /dev/video*), or try another --camera index"
-                   if kind == "camera" else "it is not a video OpenCV can decode; re-encode it (e.g. ffmpeg -c:v libx264)")
+            fix = {"camera": "check it is connected and free (ls /dev/video*), or try another --camera index",
+                   "video": "it is not a video OpenCV can decode; re-encode it (e.g. ffmpeg -c:v libx264)",
+                   "stream": "check the URL and that the stream is up (try it with ffplay or VLC)"}[kind]
             raise UserError(f"{what} did not open: {fix}")
         ok, self.first = self.capture.read()
         if not ok or self.first is None:
