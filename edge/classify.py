@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import collections
 import json
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Optional
@@ -36,6 +38,15 @@ def _open_source(camera: Optional[int], video: Optional[Path], images: Optional[
     if stream is not None:
         return CaptureSource(stream, "stream")
     return ImageSource(images)
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (systemd stop, docker stop) ends the run like Ctrl-C: the summary still prints."""
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
 
 
 def _spec_from_flags(labels: Optional[Path], size: Optional[str], scale: float, offset: float) -> Optional[ModelSpec]:
@@ -92,6 +103,7 @@ def _summary(source, latencies: list[float], correct: int, judged: int, started:
         summary["latency_ms_p90"] = round(float(np.percentile(latencies, 90)), 3)
     if judged:
         summary.update(accuracy=round(correct / judged, 4), judged=judged)
+    summary.update(getattr(source, "counters", {}))
     if getattr(source, "ended", False):
         summary["ended"] = f"{source.kind} {source.target} gave no more frames"
     return summary
@@ -122,6 +134,7 @@ def classify(
         runner = runtime.load(model, threads, spec=_spec_from_flags(labels, size, scale, offset))
         spec = runner.spec
         source = _open_source(camera, video, images, stream)
+        _stop_on_sigterm()
         smooth = Smoother(smooth_frames if source.kind != "images" else 1)  # separate photos are not a sequence
         latencies, correct, judged, started = [], 0, 0, time.perf_counter()
         recent = collections.deque(maxlen=30)  # wall-clock times of the last frames, for the FPS overlay
@@ -160,3 +173,7 @@ def classify(
 
 def main():
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -9,6 +9,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from edge.capture import LiveReader
 from edge.errors import UserError
 from edge.folders import class_folder, image_paths, is_class_folder, warn_skipped
 from edge.preprocess import read_image
@@ -48,10 +49,11 @@ class ImageSource:
 
 
 class CaptureSource:
-    """Frames from OpenCV's VideoCapture: a camera index or a video file."""
+    """Frames from OpenCV's VideoCapture: a video file (every frame), or a camera or stream (live: the newest frame,
+    reopened with back-off when it stops)."""
 
-    def __init__(self, target: int | str, kind: str):
-        self.kind, self.target, self.skipped = kind, target, 0
+    def __init__(self, target: int | str, kind: str, backoff: tuple[float, float] = (0.5, 30.0)):
+        self.kind, self.target, self.skipped, self.backoff = kind, target, 0, backoff
         what = f"{kind} {target}"
         if kind == "video" and not Path(target).is_file():
             raise UserError(f"{target}: no such video file; check the --video path")
@@ -68,8 +70,21 @@ class CaptureSource:
             raise UserError(f"{what} opened but gave no frame: "
                             + ("is another program using it?" if kind == "camera" else "it is empty or its codec is not supported"))
         self.ended = False
+        self.live = None
+
+    @property
+    def counters(self) -> dict:
+        """Frames dropped and reconnections, for live sources."""
+        return {"dropped": self.live.dropped, "reconnects": self.live.reconnects} if self.live else {}
 
     def __iter__(self) -> Iterator[Frame]:
+        if self.kind == "video":  # a file is not real time: classify every frame, in order
+            return self._every_frame()
+        self.live = LiveReader(self.capture, self.first, lambda: cv2.VideoCapture(self.target),
+                               f"{self.kind} {self.target}", self.backoff)
+        return (Frame(image, index, f"frame {index}") for image, index in self.live.frames())
+
+    def _every_frame(self) -> Iterator[Frame]:
         try:
             image, index = self.first, 0
             while image is not None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 
 import cv2
 
 from edge.preprocess import read_image
-from tests.conftest import SAMPLE
+from tests.conftest import REPO, SAMPLE
 
 
 def _bare_tflite(trained, tmp_path):
@@ -50,18 +53,64 @@ def test_unexpected_error_is_one_line_unless_debug(trained, cli, tmp_path):
     assert loud.exit_code != 0 and loud.exception is not None and not isinstance(loud.exception, SystemExit)
 
 
-def test_stream_source(exported, cli, tmp_path):
+def _clip(tmp_path, frames: int = 6):
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 160))
+    for path in sorted((SAMPLE / "test" / "muffin").iterdir())[:frames]:
+        writer.write(cv2.resize(read_image(path), (160, 160)))
+    writer.release()
+    return video
+
+
+def test_stream_that_ends_is_reopened_and_the_run_goes_on(exported, cli, tmp_path):
     from edge.classify import app
 
     out_dir, _ = exported
-    video = tmp_path / "clip.avi"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 160))
-    for path in sorted((SAMPLE / "test" / "muffin").iterdir())[:6]:
-        writer.write(cv2.resize(read_image(path), (160, 160)))
-    writer.release()
-    result = cli.invoke(app, ["--model", str(out_dir / "muffins.tflite"), "--stream", f"file://{video}", "--json"])
+    video = _clip(tmp_path)  # a 6-frame stream: it "disconnects" after 6 frames, and reopening it works
+    result = cli.invoke(app, ["--model", str(out_dir / "muffins.tflite"), "--stream", f"file://{video}", "--json",
+                              "--max-frames", "10"])
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.stdout.splitlines()]
-    assert lines[0]["source"] == "stream" and lines[-1]["summary"]["frames"] == 6
+    summary = lines[-1]["summary"]
+    assert lines[0]["source"] == "stream" and summary["frames"] == 10
+    assert summary["reconnects"] >= 1 and summary["dropped"] >= 0
+    assert "gave no frame; reopening in 0.5 s" in result.stderr
     dead = cli.invoke(app, ["--model", str(out_dir / "muffins.tflite"), "--stream", "http://127.0.0.1:9/none.mjpg"])
     assert dead.exit_code == 2 and "stream http://127.0.0.1:9/none.mjpg did not open" in dead.output
+
+
+def test_live_reader_backs_off_until_the_source_returns(tmp_path):
+    from edge.capture import LiveReader
+
+    video = _clip(tmp_path, frames=3)
+    opens = []
+
+    def opener():  # the first two reopen attempts fail, as a camera that is still unplugged
+        opens.append(len(opens))
+        return cv2.VideoCapture(str(tmp_path / "unplugged.avi") if len(opens) <= 2 else str(video))
+
+    capture = cv2.VideoCapture(str(video))
+    ok, first = capture.read()
+    reader = LiveReader(capture, first, opener, "camera test", backoff=(0.05, 0.2))
+    taken = []
+    for frame, index in reader.frames():
+        taken.append(index)
+        if len(taken) == 5:
+            break
+    assert taken == sorted(set(taken)) and len(opens) >= 3 and reader.reconnects >= 1
+    assert not reader.thread.is_alive()
+
+
+def test_sigterm_stops_cleanly_with_a_summary(exported, tmp_path):
+    out_dir, _ = exported
+    video = _clip(tmp_path)
+    process = subprocess.Popen([sys.executable, "-m", "edge.classify", "--model", str(out_dir / "muffins.tflite"),
+                                "--stream", f"file://{video}", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, cwd=REPO)
+    first = process.stdout.readline()  # the first classified frame: the loop is running
+    assert json.loads(first)["source"] == "stream"
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=60)
+    assert process.returncode == 0
+    summary = json.loads(out.splitlines()[-1])["summary"]
+    assert summary["frames"] >= 1 and "fps" in summary
