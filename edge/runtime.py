@@ -22,9 +22,13 @@ _TIE_TOLERANCE = 1e-3
 
 
 def quantize(x: np.ndarray, scale: float, zero_point: int, dtype: np.dtype) -> np.ndarray:
+    """float -> int8/uint8 with round-half-up; float32 in place, as it runs on every frame."""
     info = np.iinfo(dtype)
-    q = np.floor(x.astype(np.float64) / scale + zero_point + 0.5 + _TIE_TOLERANCE)
-    return np.clip(q, info.min, info.max).astype(dtype)
+    q = np.multiply(x, np.float32(1 / scale), dtype=np.float32)
+    q += np.float32(zero_point + 0.5 + _TIE_TOLERANCE)
+    np.floor(q, out=q)
+    np.clip(q, info.min, info.max, out=q)
+    return q.astype(dtype)
 
 
 def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
