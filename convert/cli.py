@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -20,6 +21,11 @@ from edge.formats import DEFAULT_FORMATS, FORMATS
 from edge.tables import markdown
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
+
+
+class Target(str, Enum):
+    any = "any"
+    arm64 = "arm64"
 
 PARITY_COLUMNS = {
     "classification": ["format", "file", "size_mb", "accuracy", "drop", "agreement", "disagreements", "max_abs_diff", "status"],
@@ -86,6 +92,8 @@ def quantize(
     config: Optional[Path] = typer.Option(None, help="TOML file with a [parity] table (max_drop, min_agreement) a CI job can commit."),
     json_summary: bool = typer.Option(False, "--json", help="Print the parity report as JSON instead of a table."),
     threads: Optional[int] = typer.Option(None, min=1, help="Threads for evaluating the exports."),
+    target: Target = typer.Option(Target.any, help="Device the int8 ONNX scheme is chosen for: any CPU (7-bit weights) "
+                                  "or arm64 (8-bit; on x86 without VNNI the parity check here measures saturation)."),
 ):
     """Export MODEL.keras (int8 TFLite, fp32 and int8 ONNX by default), check each against the float model on
     --data, write parity.json; exit 0 pass, 1 parity failure, 2 bad input."""
@@ -93,6 +101,7 @@ def quantize(
         names = _parse_formats(formats)
         thresholds = _thresholds(config, max_drop=max_drop, min_agreement=min_agreement, max_mse_increase=max_mse_increase)
         model, spec = keras_file.load(model_path)
+        spec = spec.with_extra(target=target.value)  # travels into every export; onnx_int8 picks its scheme by it
         test = examples.load(data, spec)
         calib_source = _calibration_source(calib, data, spec)
         calibration = examples.calibration(calib_source, spec, calib_count)

@@ -70,7 +70,13 @@ def quantize(model, spec: ModelSpec, calibration: np.ndarray, path: Path, method
     return len(calibration)
 
 
+TARGETS = {  # target device -> reduce_range
+    "any": True,  # 7-bit weights: no int16 overflow in x86 kernels without VNNI, so every CPU computes the same
+    "arm64": False,  # full 8-bit weights: ARM64 dot-product (and VNNI) kernels do not overflow
+}
+
+
 def export_int8(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> None:
     """The scheme that kept most accuracy on muffins (benchmarks/results/calibration_muffins.md): percentile
-    calibration, per-channel weights."""
-    quantize(model, spec, calibration, path)
+    calibration, per-channel weights; reduce_range as the target in the spec (`convert quantize --target`) needs."""
+    quantize(model, spec, calibration, path, reduce_range=TARGETS[spec.extra.get("target", "any")])

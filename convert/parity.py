@@ -71,5 +71,5 @@ def per_class_recall(predicted: np.ndarray, targets: np.ndarray, spec: ModelSpec
 
 
 ADVICE = ("int8 lost too much: try more calibration images (--calib-count), calibration images closer to what "
-          "the device sees (--calib), a float-I/O or fp32 export for this model, or retraining with less extreme "
-          "activations (BatchNorm, ReLU6)")
+          "the device sees (--calib), a float-I/O or fp32 export for this model, --target any for ONNX on x86, or "
+          "retraining with less extreme activations (BatchNorm, ReLU6)")

@@ -47,6 +47,7 @@ def test_exports_reload_with_spec_and_match_float_model(exported, trained, name)
     embedded = dict(runner.spec.extra)
     row = next(r for r in report["rows"] if r["format"] == name)
     assert embedded.pop("parity") == {k: row[k] for k in ("accuracy", "drop", "agreement")}
+    assert embedded.pop("target") == "any"
     assert dataclasses.replace(runner.spec, extra=embedded) == spec
     images = [read_image(p) for p in sorted((SAMPLE / "test" / "muffin").iterdir())[:8]]
     batch = np.stack([prepare(image, spec) for image in images])

@@ -66,3 +66,21 @@ def test_out_dir_that_cannot_be_created(cli, trained, tmp_path):
     blocker.write_text("not a folder")
     result = cli.invoke(app, ["quantize", str(trained), "--data", str(SAMPLE / "test"), "--out-dir", str(blocker / "models")])
     assert result.exit_code == 2 and "--out-dir" in result.output and "choose a writable folder" in result.output
+
+
+@pytest.mark.parametrize("target, reduce_range", [("any", True), ("arm64", False)])
+def test_onnx_int8_scheme_follows_the_target_and_is_recorded(cli, trained, tmp_path, target, reduce_range):
+    import json
+
+    from convert.cli import app
+    from edge import runtime
+
+    config = tmp_path / "gate.toml"  # this test is about the recorded scheme, not the gate: it accepts any figures
+    config.write_text("[parity]\nmax_drop = 100.0\nmin_agreement = 0.0\n")
+    result = cli.invoke(app, ["quantize", str(trained), "--data", str(SAMPLE / "test"), "--out-dir", str(tmp_path),
+                              "--formats", "onnx_int8", "--target", target, "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    runner = runtime.load(tmp_path / "muffins.int8.onnx", 1)
+    assert runner.spec.extra["target"] == target
+    assert f"reduce_range={reduce_range}" in runner.describe()["metadata"]["quantization"]
+    assert json.loads((tmp_path / "parity.json").read_text())["rows"][1]["format"] == "onnx_int8"
