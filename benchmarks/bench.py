@@ -250,10 +250,12 @@ def bench(
 
 
 def main():
+    """`edge-bench ...` times models; `edge-bench compare A B` and `edge-bench pipeline ...` are the other modes."""
     if sys.argv[1:2] == ["compare"]:
-        from benchmarks.compare import app as compare_app
-
-        sys.argv.pop(1)
-        compare_app()
+        from benchmarks.compare import app as mode
+    elif sys.argv[1:2] == ["pipeline"]:
+        from benchmarks.pipeline import app as mode
     else:
-        app()
+        return app()
+    sys.argv.pop(1)
+    mode()

@@ -20,6 +20,8 @@ cp "$runs/models/parity.json" "$results/muffins_mobilenet_v2_parity.json"
 models=()
 for file in "$runs"/models/muffins*.tflite "$runs"/models/muffins*.onnx; do models+=(-m "$file"); done
 edge-bench "${models[@]}" --data "$data/test" --threads 1,2 --out "$results/muffins_mobilenet_v2"
+edge-bench pipeline -m "$runs/models/muffins.tflite" -m "$runs/models/muffins.int8.onnx" --images "$data/test" \
+    --frames 10000 --out "$results/pipeline_muffins"
 python -m benchmarks.calibration_study "$runs/muffins.keras" --data "$data/test" --calib "$data/train" \
     --out "$results/calibration_muffins"
 

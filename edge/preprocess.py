@@ -54,8 +54,13 @@ def _resize(image: np.ndarray, height: int, width: int, mode: str) -> np.ndarray
 
 
 def to_pixels(image_bgr: np.ndarray, spec: ModelSpec) -> np.ndarray:
-    """BGR frame -> uint8 HxWxC at the model's size and colour order (before normalisation)."""
-    image = _resize(_convert_colour(image_bgr, spec.color_order), spec.height, spec.width, spec.resize)
+    """BGR frame -> uint8 HxWxC at the model's size and colour order (before normalisation). Grayscale is taken
+    before resizing (a third of the pixels to resize); a BGR->RGB swap after it, where it touches fewer pixels and
+    gives the same result, as resizing treats channels independently."""
+    if spec.color_order == "gray":
+        image = _resize(_convert_colour(image_bgr, "gray"), spec.height, spec.width, spec.resize)
+    else:
+        image = _convert_colour(_resize(image_bgr, spec.height, spec.width, spec.resize), spec.color_order)
     return image.reshape(spec.input_shape)
 
 

@@ -82,3 +82,19 @@ def test_bench_reports_unreadable_model_in_its_row(exported, cli, tmp_path):
     rows = json.loads(out.with_suffix(".json").read_text())["rows"]
     assert rows[0]["status"].startswith("error:") and "broken.onnx" in rows[0]["status"]
     assert rows[1]["status"] == "ok" and rows[1]["median_ms"] > 0
+
+
+def test_pipeline_times_every_stage_on_a_real_video(exported, tmp_path):
+    out_dir, _ = exported
+    out = tmp_path / "pipeline"
+    result = subprocess.run([str(Path(sys.executable).parent / "edge-bench"), "pipeline", "-m", str(out_dir / "muffins.tflite"),
+                             "-m", str(out_dir / "muffins.int8.onnx"), "--images", str(SAMPLE / "test"), "--frames", "120",
+                             "--threads", "1", "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(out.with_suffix(".json").read_text())["rows"]
+    assert [r["model"] for r in rows] == ["muffins.tflite", "muffins.int8.onnx"]
+    for row in rows:
+        stages = [row[f"{s}_ms"] for s in ("capture", "preprocess", "invoke", "postprocess")]
+        assert all(t > 0 for t in stages) and row["frames"] == 120
+        assert sum(stages) == pytest.approx(row["frame_ms"], rel=0.5)
+        assert 0 < row["not_invoke_share"] < 1 and row["rss_mb_start"] > 0

@@ -1,0 +1,115 @@
+"""`edge-bench pipeline`: the whole camera loop on a real video, stage by stage, and memory over many frames.
+
+    edge-bench pipeline -m models/muffins.tflite --images ../shared/data/muffin-chihuahua/test --frames 10000
+
+Stages per frame, each timed: capture (read and decode the next frame), preprocess (edge.preprocess.prepare),
+invoke (runner.predict, int8 quantisation included) and postprocess (probabilities and top label). The video
+loops until --frames are done; resident memory is sampled every 500 frames.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Optional
+
+import cv2
+import numpy as np
+import typer
+
+from benchmarks.machine import describe, rss_mb
+from edge import runtime
+from edge.atomic import write_text
+from edge.console import user_errors
+from edge.errors import UserError
+from edge.folders import class_folder, image_paths, is_class_folder
+from edge.postprocess import probabilities, top_k
+from edge.preprocess import prepare, read_image
+from edge.tables import markdown
+
+app = typer.Typer(add_completion=False, help=__doc__)
+STAGES = ("capture", "preprocess", "invoke", "postprocess")
+FRAME_SIZE = (640, 480)  # a common camera resolution
+
+
+def make_video(images: Path, path: Path, limit: int = 100) -> Path:
+    """An MJPG video of up to LIMIT real images, letterboxed to 640x480, as a camera would deliver them."""
+    paths = class_folder(images).files if is_class_folder(images) else image_paths(images)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, FRAME_SIZE)
+    for p in paths[:: max(1, len(paths) // limit)][:limit]:
+        image = read_image(p)
+        scale = min(FRAME_SIZE[0] / image.shape[1], FRAME_SIZE[1] / image.shape[0])
+        resized = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        frame = np.zeros((FRAME_SIZE[1], FRAME_SIZE[0], 3), np.uint8)
+        top, left = (FRAME_SIZE[1] - resized.shape[0]) // 2, (FRAME_SIZE[0] - resized.shape[1]) // 2
+        frame[top : top + resized.shape[0], left : left + resized.shape[1]] = resized
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def run(model: Path, video: Path, frames: int, threads: Optional[int]) -> dict:
+    runner = runtime.load(model, threads)
+    spec = runner.spec
+    capture = cv2.VideoCapture(str(video))
+    if not capture.isOpened():
+        raise UserError(f"--video {video}: OpenCV cannot open it; give an MJPG/H.264 video")
+    times = {stage: np.empty(frames) for stage in STAGES}
+    memory = [rss_mb()]
+    for i in range(frames):
+        t0 = time.perf_counter()
+        ok, image = capture.read()
+        if not ok:  # loop the video
+            capture.release()
+            capture = cv2.VideoCapture(str(video))
+            ok, image = capture.read()
+            if not ok:
+                raise UserError(f"--video {video}: gives no frames")
+        t1 = time.perf_counter()
+        x = prepare(image, spec)[None]
+        t2 = time.perf_counter()
+        scores = runner.predict(x)
+        t3 = time.perf_counter()
+        top_k(probabilities(scores[0], spec), spec)
+        t4 = time.perf_counter()
+        for stage, (a, b) in zip(STAGES, ((t0, t1), (t1, t2), (t2, t3), (t3, t4))):
+            times[stage][i] = (b - a) * 1000
+        if (i + 1) % 500 == 0:
+            memory.append(rss_mb())
+    capture.release()
+    medians = {f"{stage}_ms": round(float(np.median(values)), 3) for stage, values in times.items()}
+    frame_ms = float(np.median(sum(times.values())))
+    return {"model": model.name, "format": runner.format.name, "threads": threads, "frames": frames, **medians,
+            "frame_ms": round(frame_ms, 3), "fps": round(1000 / frame_ms, 1),
+            "not_invoke_share": round(1 - medians["invoke_ms"] / frame_ms, 3),
+            "rss_mb_start": memory[0], "rss_mb_end": memory[-1], "rss_mb_max": max(memory),
+            "rss_growth_mb": round(memory[-1] - memory[1], 1) if len(memory) > 2 else None}
+
+
+@app.command()
+def pipeline(
+    model: list[Path] = typer.Option(..., "--model", "-m", help="A .tflite or .onnx file; repeat for each model."),
+    video: Optional[Path] = typer.Option(None, help="A video to classify frame by frame (looped)."),
+    images: Optional[Path] = typer.Option(None, help="Without --video: make a 640x480 video from these images."),
+    frames: int = typer.Option(1000, min=10, help="Frames per model."),
+    threads: Optional[int] = typer.Option(None, min=1, help="Inference threads [default: all cores]."),
+    out: Path = typer.Option(Path("benchmarks/results/pipeline"), help="Writes OUT.json and OUT.md."),
+):
+    """Time the camera loop stage by stage and watch memory."""
+    with user_errors(), tempfile.TemporaryDirectory() as work:
+        if video is None:
+            if images is None:
+                raise UserError("give --video FILE, or --images DIR to make one from real images")
+            video = make_video(images, Path(work) / "clip.avi")
+        rows = [run(path, video, frames, threads) for path in model]
+        result = {"machine": describe(), "video": str(video), "rows": rows}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_text(out.with_suffix(".json"), json.dumps(result, indent=2))
+        columns = ["model", "frames", *[f"{s}_ms" for s in STAGES], "frame_ms", "fps", "not_invoke_share",
+                   "rss_mb_start", "rss_mb_max", "rss_growth_mb"]
+        table = markdown(rows, columns)
+        write_text(out.with_suffix(".md"), f"Pipeline on {result['machine']['cpu']}, {result['machine']['cores']} cores, "
+                                           f"640x480 MJPG frames, medians in ms.\n\n{table}\n")
+        typer.echo(table)
