@@ -27,7 +27,7 @@ from edge import runtime
 from edge.atomic import write_text
 from edge.console import user_errors
 from edge.errors import UserError
-from edge.folders import class_folder, image_paths, is_class_folder
+from edge.folders import any_images, class_folder
 from edge.postprocess import class_indices
 from edge.preprocess import prepare, read_image
 from edge.tables import markdown
@@ -65,7 +65,7 @@ def _timing_images(data: Optional[Path], images: Optional[Path], limit: int) -> 
     source = images or data
     if source is None:
         raise UserError("give --data DIR (class folders: timing and accuracy) or --images DIR (timing only)")
-    paths = class_folder(source).files if is_class_folder(source) else image_paths(source)
+    paths = any_images(source)
     step = max(1, len(paths) // limit)
     return [read_image(p) for p in paths[::step][:limit]]
 

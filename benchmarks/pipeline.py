@@ -24,7 +24,7 @@ from edge import runtime
 from edge.atomic import write_text
 from edge.console import user_errors
 from edge.errors import UserError
-from edge.folders import class_folder, image_paths, is_class_folder
+from edge.folders import any_images
 from edge.postprocess import probabilities, top_k
 from edge.preprocess import prepare, read_image
 from edge.tables import markdown
@@ -36,7 +36,7 @@ FRAME_SIZE = (640, 480)  # a common camera resolution
 
 def make_video(images: Path, path: Path, limit: int = 100) -> Path:
     """An MJPG video of up to LIMIT real images, letterboxed to 640x480, as a camera would deliver them."""
-    paths = class_folder(images).files if is_class_folder(images) else image_paths(images)
+    paths = any_images(images)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, FRAME_SIZE)
     for p in paths[:: max(1, len(paths) // limit)][:limit]:
         image = read_image(p)

@@ -65,6 +65,12 @@ def image_paths(path: str | Path) -> list[Path]:
     return files
 
 
+def any_images(path: str | Path) -> list[Path]:
+    """The files of an image, a flat folder, or a folder of class folders."""
+    path = Path(path)
+    return class_folder(path, min_classes=1).files if is_class_folder(path) else image_paths(path)
+
+
 def warn_skipped(path: Path, reason: str) -> None:
     print(f"warning: skipped {path}: {reason}", file=sys.stderr)
 
