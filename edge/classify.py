@@ -23,6 +23,7 @@ from edge.sources import CaptureSource, Frame, ImageSource
 from edge.spec import ModelSpec
 
 app = typer.Typer(add_completion=False, help=__doc__)
+LATENCY_WINDOW = 10_000  # frames whose latencies the summary's percentiles cover
 
 
 def _open_source(camera: Optional[int], video: Optional[Path], images: Optional[Path], stream: Optional[str]):
@@ -94,10 +95,11 @@ def _frame_line(frame: Frame, kind: str, best: list[tuple[str, float]], latency:
     return json.dumps(record)
 
 
-def _summary(source, latencies: list[float], correct: int, judged: int, started: float) -> dict:
+def _summary(source, frames: int, latencies, correct: int, judged: int, started: float) -> dict:
+    """Counts over the whole run; latency percentiles over the last LATENCY_WINDOW frames."""
     elapsed = time.perf_counter() - started
-    summary = {"frames": len(latencies), "skipped": source.skipped,
-               "fps": round(len(latencies) / elapsed, 2) if elapsed > 0 else None}
+    summary = {"frames": frames, "skipped": source.skipped,
+               "fps": round(frames / elapsed, 2) if elapsed > 0 else None}
     if latencies:
         summary["latency_ms_median"] = round(float(np.median(latencies)), 3)
         summary["latency_ms_p90"] = round(float(np.percentile(latencies, 90)), 3)
@@ -136,7 +138,8 @@ def classify(
         source = _open_source(camera, video, images, stream)
         _stop_on_sigterm()
         smooth = Smoother(smooth_frames if source.kind != "images" else 1)  # separate photos are not a sequence
-        latencies, correct, judged, started = [], 0, 0, time.perf_counter()
+        latencies = collections.deque(maxlen=LATENCY_WINDOW)  # bounded: a camera run may last for days
+        frames, correct, judged, started = 0, 0, 0, time.perf_counter()
         recent = collections.deque(maxlen=30)  # wall-clock times of the last frames, for the FPS overlay
         try:
             for frame in source:
@@ -150,6 +153,7 @@ def classify(
                 label, score = best[0]
                 latency = (time.perf_counter() - t0) * 1000
                 latencies.append(latency)
+                frames += 1
                 if frame.truth is not None:
                     judged += 1
                     correct += label == frame.truth
@@ -157,17 +161,17 @@ def classify(
                 fps = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 else 0.0
                 if show and not _show(frame, label, score, fps):
                     break
-                if max_frames and len(latencies) >= max_frames:
+                if max_frames and frames >= max_frames:
                     break
         except KeyboardInterrupt:  # Ctrl-C ends a camera run; the summary still prints
             pass
-        summary = _summary(source, latencies, correct, judged, started)
+        summary = _summary(source, frames, latencies, correct, judged, started)
         summary.update(model=str(model), runtime=runner.runtime)
         if json_lines:
             typer.echo(json.dumps({"summary": summary}))
         else:
             typer.echo("summary: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
-        if not latencies:
+        if not frames:
             raise UserError(f"{images or video}: no frame could be classified (all {source.skipped} files unreadable)")
 
 
