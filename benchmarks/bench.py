@@ -95,7 +95,7 @@ def _load(path: Path, threads: int, frames: list[np.ndarray], warmup: int, direc
 
 def _direct_subject(path: Path, threads: int, inputs: list[np.ndarray], warmup: int, row: dict) -> Subject:
     """The stock interpreter invoked by hand on already-quantised tensors: the floor our runner is measured against."""
-    interpreter_class, name = runtime._tflite_interpreter_class()
+    interpreter_class, name = runtime.tflite_interpreter_class()
     interpreter = interpreter_class(model_path=str(path), num_threads=threads)
     interpreter.allocate_tensors()
     source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]

@@ -13,9 +13,10 @@ UNSURE = "unsure"
 
 def class_indices(scores: np.ndarray, spec: ModelSpec) -> np.ndarray:
     """Predicted class per row: a sigmoid above 0.5 is labels[1] for binary; argmax otherwise."""
-    if spec.task == "binary" and scores.reshape(len(scores), -1).shape[1] == 1:
-        return (scores.reshape(len(scores), -1)[:, 0] > 0.5).astype(np.int64)
-    return np.argmax(scores, axis=-1)
+    rows = scores.reshape(len(scores), -1)
+    if spec.task == "binary" and rows.shape[1] == 1:
+        return (rows[:, 0] > 0.5).astype(np.int64)
+    return np.argmax(rows, axis=-1)
 
 
 def probabilities(scores: np.ndarray, spec: ModelSpec) -> np.ndarray:

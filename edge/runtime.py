@@ -44,7 +44,7 @@ def _package_version(*names: str) -> str:
     return "unknown"
 
 
-def _tflite_interpreter_class():
+def tflite_interpreter_class():
     """(Interpreter class, description): ai_edge_litert first, then tflite_runtime."""
     try:
         from ai_edge_litert.interpreter import Interpreter
@@ -64,7 +64,7 @@ class TFLiteRunner:
     """A .tflite model on LiteRT (XNNPACK), one image per invoke."""
 
     def __init__(self, path: Path, threads: int):
-        interpreter_class, self.runtime = _tflite_interpreter_class()
+        interpreter_class, self.runtime = tflite_interpreter_class()
         self.spec = read_tflite_spec(path)
         try:
             self.interpreter = interpreter_class(model_path=str(path), num_threads=threads)
