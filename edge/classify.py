@@ -17,6 +17,7 @@ import typer
 from edge import runtime
 from edge.console import user_errors
 from edge.errors import UserError
+from edge.outputs import Poster, VideoRecorder, overlay
 from edge.postprocess import Smoother, probabilities, top_k
 from edge.preprocess import prepare
 from edge.sources import CaptureSource, Frame, ImageSource
@@ -26,14 +27,19 @@ app = typer.Typer(add_completion=False, help=__doc__)
 LATENCY_WINDOW = 10_000  # frames whose latencies the summary's percentiles cover
 
 
-def _open_source(camera: Optional[int], video: Optional[Path], images: Optional[Path], stream: Optional[str]):
+def _camera(value: str) -> int | str:
+    """--camera: an index (0), a device path (/dev/video2), or picam."""
+    return int(value) if value.isdigit() else value
+
+
+def _open_source(camera: Optional[str], video: Optional[Path], images: Optional[Path], stream: Optional[str]):
     given = (("--camera", camera), ("--video", video), ("--images", images), ("--stream", stream))
     chosen = [name for name, value in given if value is not None]
     if len(chosen) != 1:
         raise UserError("give exactly one source: --camera N, --video FILE, --stream URL or --images PATH "
                         f"(got {', '.join(chosen) or 'none'})")
     if camera is not None:
-        return CaptureSource(camera, "camera")
+        return CaptureSource(_camera(camera), "camera")
     if video is not None:
         return CaptureSource(str(video), "video")
     if stream is not None:
@@ -66,12 +72,8 @@ def _spec_from_flags(labels: Optional[Path], size: Optional[str], scale: float, 
     return ModelSpec("binary" if len(names) == 2 else "multiclass", names, height, width, scale=scale, offset=offset)
 
 
-def _show(frame: Frame, label: str, score: float, fps: float) -> bool:
-    """Draw the label and FPS and show the frame; False when the user pressed q."""
-    image = frame.image.copy()
-    text = f"{label} {score:.2f}  {fps:.1f} FPS"
-    cv2.putText(image, text, (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 4, cv2.LINE_AA)
-    cv2.putText(image, text, (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2, cv2.LINE_AA)
+def _show(image: np.ndarray) -> bool:
+    """Show the frame (with its overlay); False when the user pressed q."""
     try:
         cv2.imshow("edge-classify", image)
         return cv2.waitKey(1) & 0xFF != ord("q")
@@ -114,7 +116,8 @@ def _summary(source, frames: int, latencies, correct: int, judged: int, started:
 @app.command()
 def classify(
     model: Path = typer.Option(..., "--model", "-m", help=".tflite or .onnx file made by `convert quantize`."),
-    camera: Optional[int] = typer.Option(None, help="Camera index for OpenCV (0 is the first camera)."),
+    camera: Optional[str] = typer.Option(None, help="Camera index for OpenCV (0 is the first camera), a device path, "
+                                         "or picam (Raspberry Pi camera via picamera2)."),
     video: Optional[Path] = typer.Option(None, help="Video file."),
     images: Optional[Path] = typer.Option(None, help="An image, a folder of images, or a folder of class folders (reports accuracy)."),
     json_lines: bool = typer.Option(False, "--json", help="One JSON object per frame, then a summary object."),
@@ -129,6 +132,9 @@ def classify(
     size: Optional[str] = typer.Option(None, help="For a model without an embedded spec: input size WxH."),
     scale: float = typer.Option(1 / 255, help="For a model without an embedded spec: input = pixels * scale + offset."),
     offset: float = typer.Option(0.0, help="For a model without an embedded spec (see --scale)."),
+    changes_only: bool = typer.Option(False, "--changes-only", help="Print a frame only when its label differs from the last one."),
+    save_video: Optional[Path] = typer.Option(None, help="Write the frames with their overlay to this .mp4 or .avi file."),
+    post: Optional[str] = typer.Option(None, help="POST each label change as JSON to this http(s) URL (never blocks inference)."),
     debug: bool = typer.Option(False, help="Show the traceback of unexpected errors."),
 ):
     """Classify every frame and print one line per frame."""
@@ -136,10 +142,12 @@ def classify(
         runner = runtime.load(model, threads, spec=_spec_from_flags(labels, size, scale, offset))
         spec = runner.spec
         source = _open_source(camera, video, images, stream)
+        recorder = VideoRecorder(save_video, getattr(source, "fps", 0.0)) if save_video else None
+        poster = Poster(post) if post else None
         _stop_on_sigterm()
         smooth = Smoother(smooth_frames if source.kind != "images" else 1)  # separate photos are not a sequence
         latencies = collections.deque(maxlen=LATENCY_WINDOW)  # bounded: a camera run may last for days
-        frames, correct, judged, started = 0, 0, 0, time.perf_counter()
+        frames, correct, judged, started, last_label = 0, 0, 0, time.perf_counter(), None
         recent = collections.deque(maxlen=30)  # wall-clock times of the last frames, for the FPS overlay
         try:
             for frame in source:
@@ -157,15 +165,30 @@ def classify(
                 if frame.truth is not None:
                     judged += 1
                     correct += label == frame.truth
-                typer.echo(_frame_line(frame, source.kind, best, latency, json_lines))
-                fps = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 else 0.0
-                if show and not _show(frame, label, score, fps):
-                    break
+                changed, last_label = label != last_label, label
+                if changed or not changes_only:
+                    typer.echo(_frame_line(frame, source.kind, best, latency, json_lines))
+                if changed and poster:
+                    poster.send(json.loads(_frame_line(frame, source.kind, best, latency, True)))
+                if show or recorder:
+                    fps = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 else 0.0
+                    drawn = overlay(frame.image, label, score, fps)
+                    if recorder:
+                        recorder.write(drawn)
+                    if show and not _show(drawn):
+                        break
                 if max_frames and frames >= max_frames:
                     break
         except KeyboardInterrupt:  # Ctrl-C ends a camera run; the summary still prints
             pass
+        finally:
+            if recorder:
+                recorder.close()
         summary = _summary(source, frames, latencies, correct, judged, started)
+        if poster:
+            summary.update(poster.close())
+        if recorder and recorder.frames:
+            summary["video"] = str(save_video)
         summary.update(model=str(model), runtime=runner.runtime)
         if json_lines:
             typer.echo(json.dumps({"summary": summary}))

@@ -45,7 +45,8 @@ def _package_version(*names: str) -> str:
 
 
 def tflite_interpreter_class():
-    """(Interpreter class, description): ai_edge_litert first, then tflite_runtime."""
+    """(Interpreter class, description): ai_edge_litert first, then tflite_runtime, then TensorFlow's tf.lite only when
+    neither light runtime is installed (a workstation with the `train` extra; never needed on a device)."""
     try:
         from ai_edge_litert.interpreter import Interpreter
 
@@ -56,6 +57,12 @@ def tflite_interpreter_class():
         from tflite_runtime.interpreter import Interpreter
 
         return Interpreter, f"tflite-runtime {_package_version('tflite-runtime')}"
+    except ImportError:
+        pass
+    try:
+        import tensorflow as tf
+
+        return tf.lite.Interpreter, f"tensorflow {tf.__version__} tf.lite"
     except ImportError:
         raise UserError("running .tflite models needs a TFLite runtime: pip install ai-edge-litert") from None
 

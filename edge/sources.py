@@ -14,6 +14,8 @@ from edge.errors import UserError
 from edge.folders import class_folder, image_paths, is_class_folder, warn_skipped
 from edge.preprocess import read_image
 
+PICAM = "picam"  # --camera picam: the Raspberry Pi camera through picamera2
+
 
 @dataclass
 class Frame:
@@ -58,7 +60,7 @@ class CaptureSource:
         if kind == "video" and not Path(target).is_file():
             raise UserError(f"{target}: no such video file; check the --video path")
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # our own message says what failed
-        self.capture = cv2.VideoCapture(target)
+        self.capture = self._open()
         if not self.capture.isOpened():
             fix = {"camera": "check it is connected and free (ls /dev/video*), or try another --camera index",
                    "video": "it is not a video OpenCV can decode; re-encode it (e.g. ffmpeg -c:v libx264)",
@@ -72,6 +74,18 @@ class CaptureSource:
         self.ended = False
         self.live = None
 
+    def _open(self):
+        if self.target == PICAM:
+            from edge.picamera import Picamera2Capture
+
+            return Picamera2Capture()
+        return cv2.VideoCapture(self.target)
+
+    @property
+    def fps(self) -> float:
+        """Frames per second the source reports (0 when unknown)."""
+        return 0.0 if self.target == PICAM else float(self.capture.get(cv2.CAP_PROP_FPS) or 0.0)
+
     @property
     def counters(self) -> dict:
         """Frames dropped and reconnections, for live sources."""
@@ -80,7 +94,7 @@ class CaptureSource:
     def __iter__(self) -> Iterator[Frame]:
         if self.kind == "video":  # a file is not real time: classify every frame, in order
             return self._every_frame()
-        self.live = LiveReader(self.capture, self.first, lambda: cv2.VideoCapture(self.target),
+        self.live = LiveReader(self.capture, self.first, self._open,
                                f"{self.kind} {self.target}", self.backoff)
         return (Frame(image, index, f"frame {index}") for image, index in self.live.frames())
 

@@ -40,3 +40,28 @@ def test_edge_modules_do_not_import_tensorflow():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+FALLBACK_RUN = """
+import sys
+sys.modules["ai_edge_litert"] = None  # neither light runtime installed: a workstation with only TensorFlow
+sys.modules["ai_edge_litert.interpreter"] = None
+sys.modules["tflite_runtime"] = None
+sys.argv = ["edge-classify", "--model", sys.argv[1], "--images", sys.argv[2], "--json"]
+import edge.classify
+try:
+    edge.classify.main()
+except SystemExit as exc:
+    assert not exc.code, exc.code
+"""
+
+
+def test_tflite_falls_back_to_tf_lite_and_says_so(exported):
+    out_dir, report = exported
+    result = subprocess.run([sys.executable, "-c", FALLBACK_RUN, str(out_dir / "muffins.tflite"), str(SAMPLE / "test")],
+                            capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.splitlines()[-1])["summary"]
+    assert summary["runtime"].startswith("tensorflow ") and summary["runtime"].endswith("tf.lite")
+    parity = {row["format"]: row["accuracy"] for row in report["rows"]}
+    assert 100 * summary["accuracy"] == parity["tflite_int8"]

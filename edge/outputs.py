@@ -1,0 +1,104 @@
+"""Where results go besides the terminal: an overlay (label, score, FPS) for --show and --save-video, a video file
+written under a temporary name, and label changes POSTed as JSON to an HTTP endpoint from a background thread."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import sys
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.errors import UserError
+
+CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+
+
+def overlay(image: np.ndarray, label: str, score: float, fps: float) -> np.ndarray:
+    """A copy of IMAGE with the label, score and FPS drawn in the top-left corner."""
+    image = image.copy()
+    text = f"{label} {score:.2f}  {fps:.1f} FPS"
+    cv2.putText(image, text, (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 4, cv2.LINE_AA)
+    cv2.putText(image, text, (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2, cv2.LINE_AA)
+    return image
+
+
+class VideoRecorder:
+    """Frames with their overlay into PATH (.mp4 or .avi); the file gets its name only when the run ends."""
+
+    def __init__(self, path: Path, fps: float):
+        self.path, self.fps = Path(path), fps if fps and fps > 0 else 15.0
+        if self.path.suffix.lower() not in CODECS:
+            raise UserError(f"--save-video {path}: use a .mp4 or .avi file name")
+        if not self.path.parent.is_dir():
+            raise UserError(f"--save-video {path}: folder {self.path.parent} does not exist; create it first")
+        self.tmp = self.path.with_name(f".partial-{os.getpid()}-{self.path.name}")
+        self.writer = None
+        self.frames = 0
+
+    def write(self, image: np.ndarray) -> None:
+        if self.writer is None:
+            height, width = image.shape[:2]
+            fourcc = cv2.VideoWriter_fourcc(*CODECS[self.path.suffix.lower()])
+            self.writer = cv2.VideoWriter(str(self.tmp), fourcc, self.fps, (width, height))
+            if not self.writer.isOpened():
+                raise UserError(f"--save-video {self.path}: OpenCV cannot write this format here; try .avi (MJPG)")
+        self.writer.write(image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR))
+        self.frames += 1
+
+    def close(self, keep: bool = True) -> None:
+        if self.writer is not None:
+            self.writer.release()
+        if keep and self.frames:
+            os.replace(self.tmp, self.path)
+        self.tmp.unlink(missing_ok=True)
+
+
+class Poster:
+    """POSTs JSON records to URL on a background thread. The queue is bounded: when the endpoint is slow or down,
+    the oldest waiting record is dropped (and counted) so inference never waits."""
+
+    def __init__(self, url: str, capacity: int = 64, timeout: float = 5.0):
+        if not url.startswith(("http://", "https://")):
+            raise UserError(f"--post {url}: give an http:// or https:// URL")
+        self.url, self.timeout = url, timeout
+        self.pending: queue.Queue = queue.Queue(capacity)
+        self.sent = self.failed = self.dropped = 0
+        self.thread = threading.Thread(target=self._run, name="post", daemon=True)
+        self.thread.start()
+
+    def send(self, record: dict) -> None:
+        while True:
+            try:
+                self.pending.put_nowait(record)
+                return
+            except queue.Full:
+                try:
+                    self.pending.get_nowait()
+                    self.dropped += 1
+                except queue.Empty:
+                    pass
+
+    def _run(self) -> None:
+        while (record := self.pending.get()) is not None:
+            request = urllib.request.Request(self.url, json.dumps(record).encode(), {"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    response.read()
+                self.sent += 1
+            except (urllib.error.URLError, OSError, ValueError) as exc:
+                self.failed += 1
+                if self.failed == 1:  # once: a down endpoint must not flood the terminal
+                    print(f"warning: --post {self.url} failed ({exc}); later failures are only counted", file=sys.stderr)
+
+    def close(self, wait: float = 3.0) -> dict:
+        """Stop after what is queued (waiting at most WAIT seconds); returns the counters."""
+        self.send(None)
+        self.thread.join(wait)
+        return {"posted": self.sent, "post_failed": self.failed, "post_dropped": self.dropped}

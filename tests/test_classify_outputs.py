@@ -1,0 +1,155 @@
+"""edge-classify outputs: label changes only, a recorded video with the overlay, label changes POSTed to a real
+local HTTP server (also one that is down), and the picamera2 source."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import types
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.preprocess import read_image
+from tests.conftest import SAMPLE
+
+
+def _alternating_clip(tmp_path, runs=(3, 3, 3, 3)):
+    """A video of runs of chihuahua and muffin photos: the label should change at each run."""
+    video = tmp_path / "alternating.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 160))
+    chihuahuas, muffins = (sorted((SAMPLE / "test" / c).iterdir()) for c in ("chihuahua", "muffin"))
+    for number, length in enumerate(runs):
+        pool = chihuahuas if number % 2 == 0 else muffins
+        for path in pool[number * length:(number + 1) * length]:
+            writer.write(cv2.resize(read_image(path), (160, 160)))
+    writer.release()
+    return video
+
+
+def _frames(result) -> tuple[list[dict], dict]:
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    return lines[:-1], lines[-1]["summary"]
+
+
+def test_changes_only_prints_each_label_change(exported, cli, tmp_path):
+    from edge.classify import app
+
+    model = exported[0] / "muffins.tflite"
+    video = _alternating_clip(tmp_path)
+    every, _ = _frames(cli.invoke(app, ["--model", str(model), "--video", str(video), "--json"]))
+    changes, summary = _frames(cli.invoke(app, ["--model", str(model), "--video", str(video), "--json", "--changes-only"]))
+    expected = [f for i, f in enumerate(every) if i == 0 or f["label"] != every[i - 1]["label"]]
+    assert summary["frames"] == len(every) == 12
+    assert [(f["frame"], f["label"]) for f in changes] == [(f["frame"], f["label"]) for f in expected]
+
+
+def test_save_video_writes_the_overlay(exported, cli, tmp_path):
+    from edge.classify import app
+
+    video, out = _alternating_clip(tmp_path), tmp_path / "labelled.avi"
+    result = cli.invoke(app, ["--model", str(exported[0] / "muffins.tflite"), "--video", str(video), "--save-video", str(out)])
+    assert result.exit_code == 0, result.output
+    assert not list(tmp_path.glob(".partial-*"))
+    recorded, original = cv2.VideoCapture(str(out)), cv2.VideoCapture(str(video))
+    assert int(recorded.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
+    (_, drawn), (_, plain) = recorded.read(), original.read()
+    corner, rest = np.abs(drawn.astype(int) - plain.astype(int)), slice(60, None)
+    assert corner[:40, :].mean() > 5 * max(corner[rest].mean(), 1.0), "the label is drawn in the top-left corner only"
+    bad = cli.invoke(app, ["--model", str(exported[0] / "muffins.tflite"), "--video", str(video), "--save-video",
+                           str(tmp_path / "out.gif")])
+    assert bad.exit_code == 2 and "use a .mp4 or .avi" in bad.output
+
+
+class _Collector(BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_post_sends_label_changes_to_an_http_endpoint(exported, cli, tmp_path):
+    from edge.classify import app
+
+    server = HTTPServer(("127.0.0.1", 0), _Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/events"
+        result = cli.invoke(app, ["--model", str(exported[0] / "muffins.tflite"), "--video", str(_alternating_clip(tmp_path)),
+                                  "--json", "--changes-only", "--post", url])
+    finally:
+        server.shutdown()
+    changes, summary = _frames(result)
+    assert summary["posted"] == len(changes) == len(_Collector.received) and summary["post_failed"] == 0
+    assert [r["label"] for r in _Collector.received] == [c["label"] for c in changes]
+
+
+def test_post_to_a_dead_endpoint_never_stops_inference(exported, cli, tmp_path):
+    from edge.classify import app
+
+    result = cli.invoke(app, ["--model", str(exported[0] / "muffins.tflite"), "--video", str(_alternating_clip(tmp_path)),
+                              "--json", "--post", "http://127.0.0.1:9/events"])
+    assert result.exit_code == 0, result.output
+    _, summary = _frames(result)
+    assert summary["frames"] == 12 and summary["posted"] == 0
+    assert summary["post_failed"] + summary["post_dropped"] >= 1 and "later failures are only counted" in result.stderr
+
+
+def test_picam_without_picamera2_says_how_to_install(exported, cli):
+    from edge.classify import app
+
+    result = cli.invoke(app, ["--model", str(exported[0] / "muffins.tflite"), "--camera", "picam"])
+    assert result.exit_code == 2 and "sudo apt install python3-picamera2" in result.output
+    assert "--system-site-packages" in result.output
+
+
+def test_picam_frames_flow_through_the_live_reader(exported, cli, monkeypatch):
+    """picamera2 only installs on a Raspberry Pi, so this stands in a module with its API (create_video_configuration,
+    configure, start, capture_array) giving real photos; everything after it is the real pipeline."""
+    from edge.classify import app
+
+    photos = [read_image(p) for p in sorted((SAMPLE / "test" / "muffin").iterdir())[:5]]
+
+    class Picamera2:
+        def create_video_configuration(self, main):
+            assert main["format"] == "RGB888"
+            return main
+
+        def configure(self, config):
+            self.size = config["size"]
+
+        def start(self):
+            self.taken = 0
+
+        def capture_array(self, stream):
+            self.taken += 1
+            image = cv2.resize(photos[self.taken % len(photos)], self.size)
+            return np.dstack([image, np.full(image.shape[:2], 255, np.uint8)])  # XRGB8888-like 4th channel
+
+        def stop(self):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setitem(sys.modules, "picamera2", types.SimpleNamespace(Picamera2=Picamera2))
+    result = cli.invoke(app, ["--model", str(exported[0] / "muffins.tflite"), "--camera", "picam", "--json", "--max-frames", "4"])
+    assert result.exit_code == 0, result.output
+    frames, summary = _frames(result)
+    assert summary["frames"] == 4 and {f["label"] for f in frames} <= {"chihuahua", "muffin"} and summary["dropped"] >= 0
+
+
+@pytest.mark.parametrize("value, expected", [("0", 0), ("/dev/video2", "/dev/video2"), ("picam", "picam")])
+def test_camera_flag_values(value, expected):
+    from edge.classify import _camera
+
+    assert _camera(value) == expected
