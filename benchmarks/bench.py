@@ -29,15 +29,16 @@ from edge.console import user_errors
 from edge.errors import UserError
 from edge.folders import any_images, class_folder
 from edge.postprocess import class_indices
-from edge.preprocess import prepare, read_image
+from edge.formats import FORMATS
+from edge.preprocess import normalize, prepare, read_image
 from edge.tables import markdown
 
 app = typer.Typer(add_completion=False, help=__doc__)
 
 COLUMNS = ["model", "format", "runtime", "threads", "median_ms", "p90_ms", "p99_ms", "min_ms", "images_per_s", "size_mb",
-           "load_ms", "rss_mb", "accuracy", "agreement", "preprocess_ms", "status"]
+           "load_ms", "rss_mb", "accuracy", "agreement", "mse", "max_abs_diff", "preprocess_ms", "status"]
 ROUNDS = 5
-REFERENCE_FORMATS = ("tflite_fp32", "onnx")  # float exports, the reference for agreement unless --reference says
+REFERENCE_FORMATS = ("keras", "tflite_fp32", "onnx")  # float models, the reference for agreement unless --reference says
 
 
 @dataclass
@@ -61,24 +62,71 @@ def _thread_counts(text: str) -> list[int]:
     return counts
 
 
+def _arrays(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """x, y of an .npz (raw examples such as elevation tiles, and their targets); never unpickled."""
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            return arrays["x"], arrays["y"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise UserError(f"--data {path}: not an .npz with arrays x and y ({exc})") from None
+
+
 def _timing_images(data: Optional[Path], images: Optional[Path], limit: int) -> list[np.ndarray]:
+    """Real inputs to time on: BGR images, or raw examples (H, W, C) when --data is an .npz."""
     source = images or data
     if source is None:
         raise UserError("give --data DIR (class folders: timing and accuracy) or --images DIR (timing only)")
+    if source.suffix == ".npz":
+        x = _arrays(source)[0]
+        return list(x[:: max(1, len(x) // limit)][:limit])
     paths = any_images(source)
     step = max(1, len(paths) // limit)
     return [read_image(p) for p in paths[::step][:limit]]
 
 
+def _model_input(frame: np.ndarray, spec) -> np.ndarray:
+    """One model input: a photo goes through the device's preprocessing, a raw example only through scale/offset."""
+    if frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3 and spec.color_order != "none" \
+            and frame.shape != spec.input_shape:
+        return prepare(frame, spec)[None]
+    return normalize(frame[None], spec)
+
+
+def model_files(paths: list[Path]) -> list[Path]:
+    """--model values with folders expanded into their exports (.keras first, then the format table's order)."""
+    order = [".keras"] + [f.suffix for f in FORMATS.values()]
+    files = []
+    for path in paths:
+        if not path.is_dir():
+            files.append(path)
+            continue
+        found = [p for p in sorted(path.iterdir()) if p.is_file() and (p.suffix in (".keras", ".tflite", ".onnx"))]
+        if not found:
+            raise UserError(f"--model {path}: folder holds no .keras, .tflite or .onnx files")
+        rank = lambda p: max((i for i, suffix in enumerate(order) if p.name.endswith(suffix)), default=0)  # noqa: E731
+        files += sorted(found, key=lambda p: (p.name.split(".")[0], rank(p)))
+    return files
+
+
+def _open(path: Path, threads: int):
+    if path.suffix == ".keras":
+        from benchmarks.keras_runner import KerasRunner
+
+        if not path.is_file():
+            raise UserError(f"{path}: no such model file; check the --model path")
+        return KerasRunner(path, threads)
+    return runtime.load(path, threads)
+
+
 def _load(path: Path, threads: int, frames: list[np.ndarray], warmup: int, direct: bool) -> list[Subject]:
     """The runner for PATH (and its direct-interpreter twin), loaded, fed and warmed up."""
     rss_before, started = rss_mb(), time.perf_counter()
-    runner = runtime.load(path, threads)
+    runner = _open(path, threads)
     load_ms = (time.perf_counter() - started) * 1000
     costs, inputs = [], []
     for frame in frames:
         t0 = time.perf_counter()
-        inputs.append(prepare(frame, runner.spec)[None])
+        inputs.append(_model_input(frame, runner.spec))
         costs.append((time.perf_counter() - t0) * 1000)
     for i in range(warmup):
         runner.predict(inputs[i % len(inputs)])
@@ -87,6 +135,8 @@ def _load(path: Path, threads: int, frames: list[np.ndarray], warmup: int, direc
            "size_mb": round(path.stat().st_size / 1e6, 3), "load_ms": round(load_ms, 1),
            "rss_mb": round(rss_after - rss_before, 1) if rss_after is not None else None,
            "preprocess_ms": round(float(np.median(costs)), 3), "status": "ok"}
+    if getattr(runner, "threads", threads) != threads:  # TensorFlow fixes its thread pool once per process
+        row["status"] = f"ok (TensorFlow kept {runner.threads} threads)"
     subjects = [Subject(row, runner.predict, inputs, runner)]
     if direct and runner.format.runtime == "tflite":
         subjects.append(_direct_subject(path, threads, inputs, warmup, row))
@@ -145,6 +195,17 @@ def _summarise(subject: Subject) -> None:
 
 
 def _predictions(runner, data: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted class indices or values, targets) over every example of DATA."""
+    if data.suffix == ".npz":
+        x, y = _arrays(data)
+        if x.shape[1:] != runner.spec.input_shape:
+            raise UserError(f"--data {data}: examples are {x.shape[1:]}, the model takes {runner.spec.input_shape}")
+        scores = np.concatenate([runner.predict(normalize(x[i:i + 1], runner.spec)) for i in range(len(x))])
+        if runner.spec.task == "regression":
+            return scores.reshape(-1), y.astype(np.float32)
+        return class_indices(scores, runner.spec), y.astype(np.int64)
+    if runner.spec.task == "regression":
+        raise UserError(f"--data {data}: a regression model needs an .npz with arrays x and y")
     folder = class_folder(data)
     if folder.classes != list(runner.spec.labels):
         raise UserError(f"--data {data}: classes {folder.classes} differ from the model's labels {list(runner.spec.labels)}")
@@ -164,12 +225,19 @@ def _accuracy_and_agreement(subjects: list[Subject], data: Path, reference: Opti
             subject.row["status"] = f"no accuracy: {exc}"
             continue
         predicted, targets = predictions[subject.row["model"]]
-        subject.row["accuracy"] = round(float(np.mean(predicted == targets)), 4)
+        if subject.runner.spec.task == "regression":
+            subject.row["mse"] = round(float(np.mean((predicted - targets) ** 2)), 4)
+        else:
+            subject.row["accuracy"] = round(float(np.mean(predicted == targets)), 4)
     names = [reference.name] if reference else [s.row["model"] for s in subjects if s.row.get("format") in REFERENCE_FORMATS]
     reference_name = next((n for n in names if n in predictions), None)
     for subject in subjects:
         if "accuracy" in subject.row and reference_name:
             subject.row["agreement"] = round(float(np.mean(predictions[subject.row["model"]][0] == predictions[reference_name][0])), 4)
+            subject.row["reference"] = reference_name
+        elif "mse" in subject.row and reference_name:
+            difference = predictions[subject.row["model"]][0] - predictions[reference_name][0]
+            subject.row["max_abs_diff"] = round(float(np.abs(difference).max()), 4)
             subject.row["reference"] = reference_name
 
 
@@ -211,8 +279,10 @@ def _csv(rows: list[dict]) -> str:
 
 @app.command()
 def bench(
-    model: List[Path] = typer.Option(..., "--model", "-m", help="A .tflite or .onnx file; repeat for each model."),
-    data: Optional[Path] = typer.Option(None, help="Class folders: real images for timing, and accuracy per model."),
+    model: List[Path] = typer.Option(..., "--model", "-m", help="A .tflite, .onnx or .keras file (.keras needs TensorFlow), "
+                                     "or a folder of them; repeat for more."),
+    data: Optional[Path] = typer.Option(None, help="Class folders (or an .npz with x and y): real inputs for timing, and "
+                                        "accuracy (MSE for regression) per model."),
     images: Optional[Path] = typer.Option(None, help="Images for timing when there is no --data."),
     threads: str = typer.Option("1,2", help="Comma-separated thread counts."),
     runs: int = typer.Option(200, min=ROUNDS, help="Timed single-image runs per model and thread count."),
@@ -226,7 +296,7 @@ def bench(
     with user_errors():
         counts = _thread_counts(threads)
         frames = _timing_images(data, images, limit=50)
-        rows, complete = run(model, counts, frames, runs, warmup, data, direct, seconds, reference)
+        rows, complete = run(model_files(model), counts, frames, runs, warmup, data, direct, seconds, reference)
         result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": describe(),
                   "runs": runs, "warmup": warmup, "timing_images": len(frames), "data": str(data) if data else None,
                   "complete": complete, "peak_rss_mb": rss_mb("VmHWM"), "rows": rows}
@@ -234,7 +304,7 @@ def bench(
         write_text(out.with_suffix(".json"), json.dumps(result, indent=2))
         write_text(out.with_suffix(".csv"), _csv(rows))
         machine = result["machine"]
-        columns = COLUMNS + (["overhead_vs_direct"] if direct else [])
+        columns = [c for c in COLUMNS + ["overhead_vs_direct"] if any(c in row for row in rows)]  # none left blank throughout
         table = markdown(rows, columns)
         header = (f"Machine: {machine['cpu']}, {machine['cores']} cores, flags {' '.join(machine['cpu_flags']) or 'n/a'}, "
                   f"Python {machine['python']}, {', '.join(f'{k} {v}' for k, v in machine['packages'].items())}. "

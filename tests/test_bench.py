@@ -44,10 +44,36 @@ def test_bench_tflite_and_onnx(exported, cli, tmp_path):
     assert all(0 <= r["accuracy"] <= 1 and r["reference"] == "muffins.onnx" for r in two)
     assert next(r for r in two if r["model"] == "muffins.onnx")["agreement"] == 1.0
     table = out.with_suffix(".md").read_text()
-    assert table.startswith("Machine:") and all(column in table for column in COLUMNS)
+    classifier_columns = [c for c in COLUMNS if c not in ("mse", "max_abs_diff")]
+    assert table.startswith("Machine:") and all(column in table for column in classifier_columns) and "| mse" not in table
     assert out.with_suffix(".csv").read_text().startswith("model,") and len(out.with_suffix(".csv").read_text().splitlines()) == 7
     chart = cv2.imread(str(out.with_suffix(".png")))
     assert chart is not None and chart.shape == (560, 900, 3)
+
+
+def test_bench_a_folder_of_exports_with_the_keras_reference(exported, trained, cli, tmp_path):
+    import shutil
+
+    from benchmarks.bench import app
+
+    out_dir, parity = exported
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for name in ("muffins.tflite", "muffins.int8.onnx"):
+        shutil.copy(out_dir / name, folder)
+    shutil.copy(trained, folder)
+    out = tmp_path / "bench"
+    result = cli.invoke(app, ["-m", str(folder), "--data", str(SAMPLE / "test"), "--threads", "1", "--runs", "10",
+                              "--warmup", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(out.with_suffix(".json").read_text())["rows"]
+    assert [r["model"] for r in rows] == ["muffins.keras", "muffins.tflite", "muffins.int8.onnx"]
+    keras_row = rows[0]
+    assert keras_row["format"] == "keras" and keras_row["runtime"].startswith("keras ") and keras_row["median_ms"] > 0
+    accuracy = {row["format"]: row["accuracy"] for row in parity["rows"]}
+    float_accuracy = next(row["accuracy"] for row in parity["rows"] if row["format"].startswith("keras"))
+    assert 100 * keras_row["accuracy"] == pytest.approx(float_accuracy) and keras_row["agreement"] == 1.0
+    assert 100 * rows[1]["accuracy"] == pytest.approx(accuracy["tflite_int8"]) and rows[1]["reference"] == "muffins.keras"
 
 
 def test_compare_two_runs(exported, cli, tmp_path):

@@ -9,18 +9,10 @@ import pytest
 
 from edge import runtime
 from edge.spec import ModelSpec
+from tests import generated
 from tests.conftest import SAMPLE
 
 SPEC = ModelSpec("regression", (), 20, 20, channels=4, color_order="none", resize="stretch", scale=0.5, offset=0.0)
-
-
-def _tiles(n: int, rng) -> tuple[np.ndarray, np.ndarray]:
-    """Elevation-like tiles; the score (1-4) depends on the slope between two channels, plus noise."""
-    x = rng.normal(size=(n, 20, 20, 4)).astype(np.float32)
-    x[..., 1] += np.linspace(-1, 1, 20)[None, :, None] * rng.normal(size=(n, 1, 1))
-    slope = x[..., 1].mean(axis=(1, 2)) - x[..., 3].mean(axis=(1, 2))
-    y = np.clip(2.5 + 1.5 * np.tanh(6 * slope) + rng.normal(0, 0.2, n), 1, 4).astype(np.float32)
-    return x, y
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +23,7 @@ def navigability(tmp_path_factory):
 
     rng = np.random.default_rng(0)
     folder = tmp_path_factory.mktemp("navigability")
-    (x_train, y_train), (x_test, y_test) = _tiles(600, rng), _tiles(200, rng)
+    (x_train, y_train), (x_test, y_test) = generated.tiles(600, rng), generated.tiles(200, rng)
     np.savez(folder / "train.npz", x=x_train, y=y_train)
     np.savez(folder / "test.npz", x=x_test, y=y_test)
     keras.utils.set_random_seed(0)
@@ -91,3 +83,19 @@ def test_arrays_of_the_wrong_shape_and_camera_frames_are_refused(navigability, c
     exported = converted[1] / "navigability.tflite"
     result = cli.invoke(classify, ["--model", str(exported), "--images", str(SAMPLE / "test" / "muffin")])
     assert result.exit_code == 2 and "raw arrays" in result.output
+
+
+def test_bench_reports_mse_for_a_regression_model(navigability, converted, cli, tmp_path):
+    from benchmarks.bench import app
+
+    model_path, folder = navigability
+    parity, models = converted
+    out = tmp_path / "bench"
+    result = cli.invoke(app, ["-m", str(model_path), "-m", str(models / "navigability.tflite"), "--data", str(folder / "test.npz"),
+                              "--threads", "1", "--runs", "10", "--warmup", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(out.with_suffix(".json").read_text())["rows"]
+    gate = {row["format"]: row for row in parity["rows"]}
+    assert rows[0]["mse"] == pytest.approx(gate["keras (float)"]["mse"], rel=1e-3)
+    assert rows[1]["mse"] == pytest.approx(gate["tflite_int8"]["mse"], rel=1e-3) and rows[1]["max_abs_diff"] > 0
+    assert "| mse" in out.with_suffix(".md").read_text() and "accuracy" not in rows[1]
