@@ -41,11 +41,13 @@ def _parse_formats(text: str) -> list[str]:
     return names
 
 
-def _calibration_source(calib: Optional[Path], data: Path, spec) -> Path:
-    """--calib, else the training data recorded in the model, else DATA's sibling `train` folder."""
+def _calibration_source(calib: Optional[Path], data: Path, spec, model_path: Path) -> Path:
+    """--calib, else the calibration sample beside the model (array recipes write one), else the training data
+    recorded in the model, else DATA's sibling `train` folder."""
     if calib is not None:
         return calib
-    candidates = [Path(spec.extra["train_data"])] if "train_data" in spec.extra else []
+    candidates = [model_path.parent / spec.extra["calibration_data"]] if "calibration_data" in spec.extra else []
+    candidates += [Path(spec.extra["train_data"])] if "train_data" in spec.extra else []
     if data.suffix != ".npz":
         candidates.append(data.parent / "train")
     for candidate in candidates:
@@ -103,7 +105,7 @@ def quantize(
         model, spec = keras_file.load(model_path)
         spec = spec.with_extra(target=target.value)  # travels into every export; onnx_int8 picks its scheme by it
         test = examples.load(data, spec)
-        calib_source = _calibration_source(calib, data, spec)
+        calib_source = _calibration_source(calib, data, spec, model_path)
         calibration = examples.calibration(calib_source, spec, calib_count)
         try:
             out_dir.mkdir(parents=True, exist_ok=True)

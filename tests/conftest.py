@@ -25,11 +25,11 @@ def trained(tmp_path_factory, cli) -> Path:
     """A base CNN trained for a few epochs at 48x48 on the sample (about 20 s on 2 cores)."""
     from train.cli import app
 
-    out = tmp_path_factory.mktemp("train") / "muffins.keras"
+    run = tmp_path_factory.mktemp("train") / "muffins"
     result = cli.invoke(app, ["muffins", "--data", str(SAMPLE), "--model", "base_cnn", "--size", "48",
-                              "--epochs", "4", "--out", str(out)])
+                              "--epochs", "4", "--out", str(run)])
     assert result.exit_code == 0, result.output
-    return out
+    return run / "muffins.keras"
 
 
 @pytest.fixture(scope="session")

@@ -95,7 +95,7 @@ def test_training_data_with_one_or_an_empty_class(cli, tmp_path, layout):
     shutil.copytree(SAMPLE / "train" / "muffin", data / "muffin")
     if layout == "empty_class":
         (data / "chihuahua").mkdir()
-    out = tmp_path / "m.keras"
+    out = tmp_path / "run"
     result = cli.invoke(app, ["folder", "--data", str(data), "--model", "base_cnn", "--out", str(out)])
     line = _error_line(result)
     assert result.exit_code == 2 and not out.exists()
@@ -134,5 +134,5 @@ def test_train_missing_weights_file(cli, tmp_path):
     from train.cli import app
 
     result = cli.invoke(app, ["muffins", "--data", str(SAMPLE), "--weights", str(tmp_path / "none.weights.h5"),
-                              "--out", str(tmp_path / "m.keras")])
+                              "--out", str(tmp_path / "run")])
     assert result.exit_code == 2 and "--weights" in _error_line(result)

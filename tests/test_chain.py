@@ -15,8 +15,12 @@ from edge.preprocess import prepare, read_image
 from tests.conftest import SAMPLE
 
 
-def test_train_writes_model_with_spec_and_metrics(trained):
-    metrics = json.loads(trained.with_suffix(".metrics.json").read_text())
+def test_train_writes_run_folder(trained):
+    run = trained.parent
+    assert {"muffins.keras", "metrics.json", "evaluation.npz", "report.md", "curves.png", "confusion.png", "recall.png",
+            "embeddings.png", "kmeans_elbow.png", "clusters.json"} <= {p.name for p in run.iterdir()}
+    assert not list(run.parent.glob(".partial-*"))
+    metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["train"]["images"] == 200 and metrics["test"]["images"] == 100
     assert set(metrics["test"]["per_class_recall"]) == {"chihuahua", "muffin"}
     assert np.asarray(metrics["test"]["confusion_matrix"]["rows_true_columns_predicted"]).sum() == 100
@@ -133,17 +137,17 @@ def test_grayscale_model_end_to_end(cli, tmp_path):
     from edge.classify import app as classify_app
     from train.cli import app as train_app
 
-    model = tmp_path / "gray.keras"
+    model = tmp_path / "gray" / "folder.keras"
     trained = cli.invoke(train_app, ["folder", "--data", str(SAMPLE), "--model", "base_cnn", "--grayscale",
-                                     "--size", "32", "--epochs", "3", "--out", str(model)])
+                                     "--size", "32", "--epochs", "3", "--out", str(model.parent)])
     assert trained.exit_code == 0, trained.output
     converted = cli.invoke(convert_app, ["quantize", str(model), "--data", str(SAMPLE / "test"),
                                          "--out-dir", str(tmp_path), "--formats", "tflite_int8", "--json"])
     assert converted.exit_code == 0, converted.output
     parity = json.loads(converted.stdout)["rows"][1]
-    runner = runtime.load(tmp_path / "gray.tflite", 1)
+    runner = runtime.load(tmp_path / "folder.tflite", 1)
     assert runner.spec.color_order == "gray" and runner.describe()["inputs"][0]["shape"] == [1, 32, 32, 1]
-    result = cli.invoke(classify_app, ["--model", str(tmp_path / "gray.tflite"), "--images", str(SAMPLE / "test"), "--json"])
+    result = cli.invoke(classify_app, ["--model", str(tmp_path / "folder.tflite"), "--images", str(SAMPLE / "test"), "--json"])
     summary = json.loads(result.stdout.splitlines()[-1])["summary"]
     assert summary["accuracy"] * 100 == pytest.approx(parity["accuracy"], abs=0.01)
 
@@ -152,5 +156,5 @@ def test_grayscale_transfer_model_is_refused(cli, tmp_path):
     from train.cli import app
 
     result = cli.invoke(app, ["folder", "--data", str(SAMPLE), "--grayscale", "--weights", "imagenet",
-                              "--out", str(tmp_path / "m.keras")])
-    assert result.exit_code == 2 and "--grayscale: mobilenet_v2 takes RGB" in result.output
+                              "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2 and "--grayscale: ImageNet backbones take RGB" in result.output

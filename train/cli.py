@@ -1,7 +1,9 @@
-"""`train`: Keras recipes that write a .keras model (with its spec inside) and a metrics JSON."""
+"""`train`: Keras recipes that write a run folder: the .keras model (with its spec inside), metrics.json,
+evaluation.npz and an evaluation report (report.md with PNG plots)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -9,66 +11,80 @@ from typing import Optional
 import typer
 
 from edge.console import user_errors
-from edge.errors import UserError
+from train import array_commands
+from train.backbones import BACKBONES
 from train.recipe import Settings, run
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 
+Architecture = Enum("Architecture", {name: name for name in ("transfer", "base_cnn", "cats_dogs_cnn")}, type=str)
+BackboneName = Enum("BackboneName", {name: name for name in BACKBONES}, type=str)
+Balance = Enum("Balance", {name: name for name in ("none", "weights", "undersample")}, type=str)
 
-class Architecture(str, Enum):
-    mobilenet_v2 = "mobilenet_v2"
-    base_cnn = "base_cnn"
+
+@dataclass(frozen=True)
+class Defaults:
+    """A recipe's documented defaults; every one can be overridden by its flag."""
+
+    model: str = "transfer"
+    size: int | None = None  # None: 224 for transfer, 128 for the CNNs
+    epochs: int | None = None  # None: 30 head epochs for transfer, 10 for the CNNs
+    batch_size: int = 32
+    grayscale: bool = False
+    balance: str = "none"
+    augment_passes: int = 0
+    fine_tune: int = 0
+    fine_tune_epochs: int = 10
 
 
-DEFAULTS = {  # size, epochs, batch size, learning rate
-    Architecture.base_cnn: (128, 10, 32, 1e-3),
-    Architecture.mobilenet_v2: (224, 30, 64, 1e-3),
+RECIPES = {
+    "muffins": (Defaults(), "Muffin vs Chihuahua (reference: base CNN 82.5%, VGG16 transfer 98.0%)."),
+    "cats-dogs": (Defaults(model="cats_dogs_cnn", size=150, epochs=60, grayscale=True),
+                  "Cats vs dogs: the reference 150x150 grayscale CNN (80.3%), or --model transfer."),
+    "butterflies": (Defaults(balance="weights", augment_passes=3, fine_tune=12, fine_tune_epochs=10),
+                    "Butterfly species: transfer learning with class weights and fine-tuning (reference: ResNet-50)."),
+    "folder": (Defaults(), "Any folder of class folders: your own photos."),
 }
-
-
-def _train(recipe: str, data: Path, out: Path, architecture: Architecture, weights: Optional[str], size: Optional[int],
-           epochs: Optional[int], batch_size: Optional[int], learning_rate: Optional[float], seed: int, augment_passes: int,
-           grayscale: bool):
-    with user_errors():
-        if architecture is Architecture.mobilenet_v2 and weights is None:
-            raise UserError("--weights is needed for mobilenet_v2: a MobileNetV2 .weights.h5 file, or 'imagenet' when online")
-        default_size, default_epochs, default_batch, default_lr = DEFAULTS[architecture]
-        settings = Settings(architecture.value, size or default_size, epochs or default_epochs, batch_size or default_batch,
-                            learning_rate or default_lr, seed, weights, augment_passes, grayscale)
-        metrics = run(recipe, data, out, settings)
-        test = metrics["test"]
-        typer.echo(f"wrote {out} and {out.with_suffix('.metrics.json')}: train accuracy {metrics['train']['accuracy']:.4f}, "
-                   f"test accuracy {test['accuracy']:.4f} on {test['images']} images, recall {test['per_class_recall']}")
-
 
 DATA_HELP = "DATA/{train,test}/<class>/ images, or DATA/<class>/ (split 80/20 by class, fixed seed)."
 
 
-def _recipe_command(recipe: str, default_out: str, doc: str):
-    """A `train RECIPE` command; recipes share every option and differ in name and default output."""
-
+def _recipe_command(recipe: str, defaults: Defaults, doc: str):
     def command(
         data: Path = typer.Option(..., help=DATA_HELP),
-        out: Path = typer.Option(Path(default_out), help="The .keras file to write (metrics go beside it)."),
-        architecture: Architecture = typer.Option(Architecture.mobilenet_v2, "--model", help="Transfer learning or the reference base CNN."),
-        weights: Optional[str] = typer.Option(None, help="MobileNetV2 ImageNet weights: a local .weights.h5, or 'imagenet' (downloads)."),
-        size: Optional[int] = typer.Option(None, min=32, help="Input size in pixels [default: 224 mobilenet_v2, 128 base_cnn]."),
-        epochs: Optional[int] = typer.Option(None, min=1, help="[default: 30 head epochs mobilenet_v2, 10 base_cnn]"),
-        batch_size: Optional[int] = typer.Option(None, min=1, help="[default: 64 mobilenet_v2, 32 base_cnn]"),
-        learning_rate: Optional[float] = typer.Option(None, min=0, help="[default: 0.001]"),
+        out: Path = typer.Option(Path(f"runs/{recipe}"), help="Run folder to write (replaced when it exists)."),
+        model: Architecture = typer.Option(defaults.model, help="Transfer learning, the reference base CNN, or the cats-vs-dogs CNN."),
+        backbone: BackboneName = typer.Option("mobilenet_v2", help="ImageNet backbone for --model transfer."),
+        weights: Optional[str] = typer.Option(None, help="Backbone weights: a local .weights.h5 (no top), or 'imagenet' (downloads)."),
+        size: Optional[int] = typer.Option(defaults.size, min=32, help="Input size in pixels [default: 224 transfer, 128 CNN]."),
+        epochs: Optional[int] = typer.Option(defaults.epochs, min=1, help="[default: 30 head epochs transfer, 10 CNN]"),
+        batch_size: int = typer.Option(defaults.batch_size, min=1),
+        learning_rate: float = typer.Option(1e-3, min=0),
         seed: int = typer.Option(0, help="Seeds the split, the initial weights and augmentation."),
-        augment_passes: int = typer.Option(0, min=0, help="mobilenet_v2: extra augmented passes through the frozen backbone."),
-        grayscale: bool = typer.Option(False, help="base_cnn: one-channel input (the reference cats-vs-dogs CNN)."),
+        augment_passes: int = typer.Option(defaults.augment_passes, min=0, help="Transfer: extra augmented passes through the frozen backbone."),
+        fine_tune: int = typer.Option(defaults.fine_tune, min=0, help="Transfer: then train at least this many of the backbone's last layers."),
+        fine_tune_epochs: int = typer.Option(defaults.fine_tune_epochs, min=0),
+        fine_tune_learning_rate: float = typer.Option(1e-5, min=0),
+        balance: Balance = typer.Option(defaults.balance, help="Class imbalance: class weights, or undersample the larger classes."),
+        grayscale: bool = typer.Option(defaults.grayscale, help="CNNs: one-channel input."),
     ):
-        _train(recipe, data, out, architecture, weights, size, epochs, batch_size, learning_rate, seed, augment_passes,
-               grayscale)
+        with user_errors():
+            transfer = model.value == "transfer"
+            settings = Settings(model.value, size or (224 if transfer else 128), epochs or (30 if transfer else 10), batch_size,
+                                learning_rate, seed, backbone.value, weights, augment_passes, fine_tune, fine_tune_epochs,
+                                fine_tune_learning_rate, balance.value, grayscale)
+            metrics = run(recipe, data, out, settings)
+            test, train = metrics["test"], metrics["train"]
+            typer.echo(f"wrote {out}/ (model, metrics.json, report.md): test accuracy {test['accuracy']:.4f} on {test['images']} "
+                       f"images, train {train['accuracy']:.4f}; recall {test['per_class_recall']}")
 
     command.__doc__ = doc
     return command
 
 
-app.command("muffins")(_recipe_command("muffins", "muffins.keras", "Muffin vs Chihuahua (reference: base CNN 82.5%, VGG16 transfer 98.0%)."))
-app.command("folder")(_recipe_command("folder", "model.keras", "Any folder of class folders: your own photos."))
+for _name, (_defaults, _doc) in RECIPES.items():
+    app.command(_name)(_recipe_command(_name, _defaults, _doc))
+array_commands.add_to(app)
 
 
 def main():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,10 +25,56 @@ class Split:
     test_y: np.ndarray
     train_dir: Path  # where calibration images for int8 come from
     skipped: int
+    leaked: int = 0  # test files byte-identical to a training file
 
 
 def _subset(folder: LabelledFolder, indices) -> LabelledFolder:
     return LabelledFolder(folder.root, folder.classes, [folder.files[i] for i in indices], [folder.targets[i] for i in indices])
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def check_labels_file(data: Path, folder: LabelledFolder) -> None:
+    """DATA/labels.csv (columns filepath, label; paths relative to DATA) must agree with the class folders."""
+    path = data / "labels.csv"
+    if not path.is_file():
+        return
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows or not {"filepath", "label"} <= set(rows[0]):
+        raise UserError(f"{path}: needs the columns filepath and label; fix the header or remove the file")
+    disagree = [r for r in rows if Path(r["filepath"]).parent.name != r["label"]]
+    if disagree:
+        first = disagree[0]
+        raise UserError(f"{path}: {len(disagree)} rows disagree with the folders, e.g. {first['filepath']} is labelled "
+                        f"{first['label']!r}; move the files or fix the labels")
+    listed = {str(Path(r["filepath"])) for r in rows}
+    missing = [f for f in folder.files if str(f.relative_to(data)) not in listed]
+    if missing:
+        _warn(f"{path}: {len(missing)} images in the folders are not listed, e.g. {missing[0]}")
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()
+
+
+def leaked(train: LabelledFolder, test: LabelledFolder) -> int:
+    """Test files byte-identical to a training file (leakage); warns with an example."""
+    train_digests = {_digest(p): p for p in train.files}
+    pairs = [(p, train_digests[d]) for p in test.files if (d := _digest(p)) in train_digests]
+    if pairs:
+        _warn(f"{len(pairs)} test images are byte-identical to training images (leakage inflates test accuracy), "
+              f"e.g. {pairs[0][0]} == {pairs[0][1]}; remove them from one side")
+    return len(pairs)
+
+
+def _few(folder: LabelledFolder, where: str) -> None:
+    counts = np.bincount(folder.targets, minlength=len(folder.classes))
+    for name, count in zip(folder.classes, counts):
+        if count < 2:
+            _warn(f"{where}: class {name!r} has {count} image; it can hardly be learned or measured, add more")
 
 
 def folders(data: Path, test_fraction: float, seed: int) -> tuple[LabelledFolder, LabelledFolder, Path]:
@@ -35,10 +84,13 @@ def folders(data: Path, test_fraction: float, seed: int) -> tuple[LabelledFolder
         train, test = class_folder(data / "train"), class_folder(data / "test")
         if train.classes != test.classes:
             raise UserError(f"{data}: train/ has classes {train.classes} but test/ has {test.classes}; make them match")
+        check_labels_file(data, LabelledFolder(data, train.classes, train.files + test.files, train.targets + test.targets))
+        _few(train, str(data / "train"))
         return train, test, data / "train"
     from sklearn.model_selection import train_test_split
 
     folder = class_folder(data)
+    check_labels_file(data, folder)
     counts = np.bincount(folder.targets)
     if counts.min() < 2:
         raise UserError(f"{data}: class {folder.classes[int(counts.argmin())]!r} has {counts.min()} image; "
@@ -53,4 +105,7 @@ def load(train: LabelledFolder, test: LabelledFolder, train_dir: Path, spec: Mod
     decode = lambda image: to_pixels(image, spec)  # noqa: E731
     train_x, train_y = load_pixels(train, decode)
     test_x, test_y = load_pixels(test, decode)
-    return Split(train.classes, train_x, train_y, test_x, test_y, train_dir, len(train.skipped) + len(test.skipped))
+    skipped = len(train.skipped) + len(test.skipped)
+    if skipped:
+        _warn(f"{skipped} unreadable images skipped ({len(train.skipped)} train, {len(test.skipped)} test)")
+    return Split(train.classes, train_x, train_y, test_x, test_y, train_dir, skipped, leaked(train, test))

@@ -62,3 +62,65 @@ def stack(backbone: keras.Model, top: keras.Model, input_shape: tuple[int, int, 
     """Backbone (inference mode) followed by the trained head, as one model."""
     inputs = keras.Input(input_shape, name="image")
     return keras.Model(inputs, top(backbone(inputs, training=False)), name=f"{backbone.name}_classifier")
+
+
+def _conv_bn(x, filters: int):
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+    return layers.ReLU()(layers.BatchNormalization()(x))
+
+
+def two_conv_cnn(input_shape, num_classes: int) -> keras.Model:
+    """The reference garment classifier: two 3x3 convolutions with max-pooling and dropout, dense 128."""
+    return keras.Sequential([
+        keras.Input(input_shape),
+        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2), layers.Dropout(0.25),
+        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2), layers.Dropout(0.25),
+        layers.Flatten(), layers.Dense(128, activation="relu"), layers.Dropout(0.5),
+        output_layer(num_classes),
+    ], name="two_conv_cnn")
+
+
+def three_conv_cnn(input_shape, num_classes: int) -> keras.Model:
+    """The reference's deeper variant: a third convolution (128) before the dense layer."""
+    return keras.Sequential([
+        keras.Input(input_shape),
+        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2), layers.Dropout(0.25),
+        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2), layers.Dropout(0.25),
+        layers.Conv2D(128, 3, activation="relu"), layers.Dropout(0.25),
+        layers.Flatten(), layers.Dense(128, activation="relu"), layers.Dropout(0.5),
+        output_layer(num_classes),
+    ], name="three_conv_cnn")
+
+
+def small_bn_cnn(input_shape, num_classes: int, widths=(32, "pool", 64, 64, "pool", 128), dropout: float = 0.3) -> keras.Model:
+    """Edge-sized: 3x3 conv + BatchNorm + ReLU stages with max-pooling, global average pooling, one dense layer.
+    The default has 132k parameters, about 140 KB as int8 TFLite."""
+    inputs = keras.Input(input_shape)
+    x = inputs
+    for width in widths:
+        x = layers.MaxPooling2D(2)(x) if width == "pool" else _conv_bn(x, width)
+    x = layers.Dropout(dropout)(layers.GlobalAveragePooling2D()(x))
+    return keras.Model(inputs, output_layer(num_classes)(x), name="small_bn_cnn")
+
+
+def cats_dogs_cnn(input_shape, num_classes: int) -> keras.Model:
+    """The reference cats-vs-dogs CNN shape (150x150 grayscale in): four conv + max-pool stages, dense 256, dropout."""
+    return keras.Sequential([
+        keras.Input(input_shape),
+        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2),
+        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2),
+        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2),
+        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2),
+        layers.Flatten(), layers.Dropout(0.5), layers.Dense(256, activation="relu"), layers.Dropout(0.5),
+        output_layer(num_classes),
+    ], name="cats_dogs_cnn")
+
+
+def regression_cnn(input_shape) -> keras.Model:
+    """Navigability: small conv stack on multi-channel tiles with one linear output."""
+    return keras.Sequential([
+        keras.Input(input_shape),
+        layers.Conv2D(32, 3, padding="same", activation="relu"), layers.MaxPooling2D(2),
+        layers.Conv2D(64, 3, padding="same", activation="relu"), layers.GlobalAveragePooling2D(),
+        layers.Dense(64, activation="relu"), layers.Dropout(0.2), layers.Dense(1),
+    ], name="regression_cnn")

@@ -1,0 +1,83 @@
+"""Generated data in the recipes' real formats: shape images (one shape per class), IDX files, emoji text rows,
+elevation tiles. Each class is easy to learn, so a short run gives a confident model to quantise."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+def _draw(kind: int, size: int, rng) -> np.ndarray:
+    image = np.zeros((size, size), np.uint8)
+    c, r = size // 2 + int(rng.integers(-size // 10, size // 10 + 1)), size // 4 + int(rng.integers(0, size // 10 + 1))
+    shapes = [
+        lambda: cv2.rectangle(image, (c - r, c - r), (c + r, c + r), 255, -1),
+        lambda: cv2.circle(image, (c, c), r, 255, -1),
+        lambda: [cv2.line(image, (0, y), (size, y), 255, max(1, size // 16)) for y in range(size // 8, size, size // 4)],
+        lambda: [cv2.line(image, (x, 0), (x, size), 255, max(1, size // 16)) for x in range(size // 8, size, size // 4)],
+        lambda: (cv2.line(image, (c - r, c), (c + r, c), 255, max(2, size // 8)), cv2.line(image, (c, c - r), (c, c + r), 255, max(2, size // 8))),
+        lambda: cv2.line(image, (0, 0), (size, size), 255, max(2, size // 6)),
+        lambda: cv2.circle(image, (c, c), r, 255, max(2, size // 10)),
+        lambda: cv2.fillPoly(image, [np.array([[c, c - r], [c - r, c + r], [c + r, c + r]])], 255),
+        lambda: cv2.rectangle(image, (2, 2), (size - 3, size - 3), 255, max(2, size // 10)),
+        lambda: cv2.line(image, (size, 0), (0, size), 255, max(2, size // 6)),
+    ]
+    shapes[kind]()
+    noise = rng.normal(0, 12, image.shape)
+    return np.clip(image * rng.uniform(0.7, 1.0) + noise, 0, 255).astype(np.uint8)
+
+
+def shapes(counts: list[int], size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(uint8 images (N, size, size, 1), class indices): COUNTS[k] images of shape k."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(len(counts)), counts)
+    return np.stack([_draw(int(k), size, rng) for k in y])[..., None], y
+
+
+def colour_folders(root: Path, counts: list[int], size: int = 64, seed: int = 0, names=None) -> list[str]:
+    """ROOT/<class>/NNN.png colour images of one shape per class; returns the class names."""
+    images, y = shapes(counts, size, seed)
+    names = names or [f"class_{k}" for k in range(len(counts))]
+    tint = np.random.default_rng(seed).integers(80, 255, (len(counts), 3))
+    for index, (image, k) in enumerate(zip(images, y)):
+        folder = root / names[k]
+        folder.mkdir(parents=True, exist_ok=True)
+        colour = (image.astype(np.float32) / 255 * tint[k]).astype(np.uint8)
+        cv2.imwrite(str(folder / f"{index:04d}.png"), colour)
+    return names
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}i", *array.shape)
+    with gzip.open(path, "wb") as handle:
+        handle.write(header + array.astype(np.uint8).tobytes())
+
+
+def fashion_folder(root: Path, train: int = 300, test: int = 100) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for stem, count, seed in (("train", train, 0), ("t10k", test, 1)):
+        x, y = shapes([count // 10] * 10, 28, seed)
+        order = np.random.default_rng(seed).permutation(len(y))
+        write_idx(root / f"{stem}-images-idx3-ubyte.gz", x[order, ..., 0])
+        write_idx(root / f"{stem}-labels-idx1-ubyte.gz", y[order])
+    return root
+
+
+def emoji_rows(path: Path, per_class: int = 24, names=("smile", "heart", "star", "sun", "moon")) -> Path:
+    x, y = shapes([per_class] * len(names), 32, seed=2)
+    bits = (x[..., 0] > 127).astype(np.uint8).reshape(len(y), -1)
+    path.write_text("".join(f"{names[k]} " + " ".join(map(str, row)) + "\n" for k, row in zip(y, bits)))
+    return path
+
+
+def tiles(n: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Elevation-like tiles; the score (1-4) depends on the slope between two channels, plus noise."""
+    x = rng.normal(size=(n, 20, 20, 4)).astype(np.float32)
+    x[..., 1] += np.linspace(-1, 1, 20)[None, :, None] * rng.normal(size=(n, 1, 1))
+    slope = x[..., 1].mean(axis=(1, 2)) - x[..., 3].mean(axis=(1, 2))
+    y = np.clip(2.5 + 1.5 * np.tanh(6 * slope) + rng.normal(0, 0.2, n), 1, 4).astype(np.float32)
+    return x, y

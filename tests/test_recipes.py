@@ -1,0 +1,177 @@
+"""Every recipe for a short run on generated or sampled data in its real format: the run folder's contents, the
+metrics, and `convert quantize` on the result (the int8 export must pass the parity gate)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests import generated
+from tests.conftest import SAMPLE
+
+REPORT = {"report.md", "curves.png", "metrics.json", "evaluation.npz"}
+CLASSIFIER_REPORT = REPORT | {"confusion.png", "recall.png", "embeddings.png", "kmeans_elbow.png", "clusters.json"}
+
+
+def _train(cli, *args):
+    from train.cli import app
+
+    result = cli.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def _quantize(cli, model, data, tmp_path, formats="tflite_int8,onnx_int8") -> dict:
+    from convert.cli import app
+
+    result = cli.invoke(app, ["quantize", str(model), "--data", str(data), "--out-dir", str(tmp_path / "models"),
+                              "--formats", formats, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_fashion_reads_idx_files_and_its_int8_export_keeps_accuracy(cli, tmp_path):
+    data = generated.fashion_folder(tmp_path / "idx")
+    run = tmp_path / "fashion"
+    _train(cli, "fashion", "--data", data, "--model", "reference_2conv", "--epochs", "4", "--out", run)
+    assert CLASSIFIER_REPORT | {"fashion.keras", "test.npz", "misclassified.png"} <= {p.name for p in run.iterdir()} or \
+        CLASSIFIER_REPORT | {"fashion.keras", "test.npz"} <= {p.name for p in run.iterdir()}
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test"]["images"] == 100 and len(metrics["epoch_seconds"]) == 4
+    assert metrics["test"]["accuracy"] > 0.8 and "top3_accuracy" in metrics["test"]
+    assert set(metrics["test"]["per_class_recall"]) == {"T-shirt_top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                                                       "Shirt", "Sneaker", "Bag", "Ankle boot"}
+    parity = _quantize(cli, run / "fashion.keras", run / "test.npz", tmp_path)
+    float_row, int8_row = parity["rows"][0], parity["rows"][1]
+    assert float_row["accuracy"] == pytest.approx(100 * metrics["test"]["accuracy"], abs=0.01)
+    assert int8_row["drop"] <= 1.0 and int8_row["agreement"] >= 98
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not_idx"])
+def test_fashion_damaged_idx_file(cli, tmp_path, damage):
+    from train.cli import app
+
+    data = generated.fashion_folder(tmp_path / "idx", 50, 20)
+    target = data / "train-images-idx3-ubyte.gz"
+    if damage == "truncated":
+        import gzip
+
+        raw = gzip.decompress(target.read_bytes())
+        target.write_bytes(gzip.compress(raw[:-100]))
+    else:
+        target.write_bytes(b"\x1f\x8b not gzip at all")
+    result = cli.invoke(app, ["fashion", "--data", str(data), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2 and "train-images-idx3-ubyte.gz" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_emojis_cross_validation(cli, tmp_path):
+    rows = generated.emoji_rows(tmp_path / "emojis.txt")
+    run = tmp_path / "emojis"
+    _train(cli, "emojis", "--data", rows, "--folds", "3", "--epochs", "8", "--out", run)
+    metrics = json.loads((run / "metrics.json").read_text())
+    folds = metrics["folds"]
+    assert folds["metric"] == "accuracy" and len(folds["per_fold"]) == 3
+    assert folds["mean"] == pytest.approx(np.mean(folds["per_fold"]), abs=1e-3) and folds["mean"] > 0.6
+    assert metrics["test"]["images"] == 120, "every example is scored out of fold"
+    assert CLASSIFIER_REPORT | {"emojis.keras", "examples.npz"} <= {p.name for p in run.iterdir()}
+    with np.load(run / "examples.npz") as arrays:
+        assert arrays["x"].shape == (120, 32, 32, 1) and set(np.unique(arrays["x"])) <= {0, 255}
+    _quantize(cli, run / "emojis.keras", run / "examples.npz", tmp_path, "tflite_int8")
+
+
+def test_emojis_row_of_the_wrong_length(cli, tmp_path):
+    from train.cli import app
+
+    rows = generated.emoji_rows(tmp_path / "emojis.txt", per_class=2)
+    lines = rows.read_text().splitlines()
+    lines[3] = lines[3][:-40]
+    rows.write_text("\n".join(lines))
+    result = cli.invoke(app, ["emojis", "--data", str(rows), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2 and "emojis.txt:4:" in result.output and "1024 pixels" in result.output
+
+
+def test_navigability_regression_cross_validation(cli, tmp_path):
+    x, y = generated.tiles(240, np.random.default_rng(0))
+    np.savez(tmp_path / "tiles.npz", x=x * 50 + 300, y=y)  # elevations in metres: the spec standardises them
+    run = tmp_path / "navigability"
+    _train(cli, "navigability", "--data", tmp_path / "tiles.npz", "--folds", "2", "--epochs", "15", "--out", run)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["folds"]["metric"] == "mse" and len(metrics["folds"]["per_fold"]) == 2
+    assert metrics["test"]["mse"] < np.var(y), "beats predicting the mean"
+    assert REPORT | {"regression.png", "navigability.keras"} <= {p.name for p in run.iterdir()}
+    parity = _quantize(cli, run / "navigability.keras", run / "examples.npz", tmp_path, "tflite_int8")
+    assert parity["rows"][0]["mse"] == pytest.approx(metrics["train"]["mse"], rel=1e-3)
+
+
+def test_navigability_pickled_npz_is_refused(cli, tmp_path):
+    from train.cli import app
+
+    np.savez(tmp_path / "tiles.npz", x=np.array([object()], dtype=object), y=np.zeros(1))
+    result = cli.invoke(app, ["navigability", "--data", str(tmp_path / "tiles.npz"), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2 and "tiles.npz" in result.output
+
+
+@pytest.fixture(scope="module")
+def pretrained_mobilenet_v2(tmp_path_factory):
+    """MobileNetV2 weights in the real file format (ImageNet weights need a download), pretrained for a few epochs
+    on other generated shapes so that its features carry information, as ImageNet features do for photos."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "mobilenet_v2_pretrained.weights.h5"
+    backbone = keras.applications.MobileNetV2(input_shape=(64, 64, 3), include_top=False, weights=None, pooling="avg")
+    images, targets = generated.shapes([48] * 10, 64, seed=5)
+    for layer in backbone.layers:  # moving statistics that keep up with a short run
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = 0.5
+    pretrain = keras.Sequential([backbone, keras.layers.Dense(10, activation="softmax")])
+    pretrain.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy")
+    pretrain.fit(np.repeat(images, 3, axis=-1) / 127.5 - 1, targets, epochs=6, batch_size=32, verbose=0)
+    backbone.save_weights(path)
+    return path
+
+
+def test_butterflies_fine_tunes_with_class_weights(cli, tmp_path, pretrained_mobilenet_v2):
+    import keras
+
+    from convert import keras_file
+
+    data = tmp_path / "species"
+    generated.colour_folders(data / "train", [40, 20, 12, 30], size=64)
+    generated.colour_folders(data / "test", [6, 6, 6, 6], size=64, seed=1)
+    run = tmp_path / "butterflies"
+    _train(cli, "butterflies", "--data", data, "--weights", pretrained_mobilenet_v2, "--size", "64", "--epochs", "3",
+           "--fine-tune", "12", "--fine-tune-epochs", "2", "--fine-tune-learning-rate", "1e-3", "--augment-passes", "1",
+           "--out", run)
+    metrics = json.loads((run / "metrics.json").read_text())
+    weights = metrics["class_weight"]
+    assert weights["2"] > weights["3"] > weights["0"], "the smallest class weighs most"
+    assert len(metrics["epoch_seconds"]) == 5, "3 head epochs, then 2 fine-tuning epochs"
+    assert "top3_accuracy" in metrics["test"] and CLASSIFIER_REPORT <= {p.name for p in run.iterdir()}
+    model, _ = keras_file.load(run / "butterflies.keras")
+    original = keras.applications.MobileNetV2(input_shape=(64, 64, 3), include_top=False, weights=None, pooling="avg")
+    original.load_weights(pretrained_mobilenet_v2)
+    tuned = model.get_layer("mobilenetv2_1.00_64")
+    assert not np.allclose(tuned.get_layer("Conv_1").kernel.numpy(), original.get_layer("Conv_1").kernel.numpy())
+    assert np.allclose(tuned.get_layer("block_1_expand").kernel.numpy(), original.get_layer("block_1_expand").kernel.numpy())
+    parity = _quantize(cli, run / "butterflies.keras", data / "test", tmp_path, "tflite_int8")
+    assert parity["rows"][0]["accuracy"] == pytest.approx(100 * metrics["test"]["accuracy"], abs=0.01), \
+        "the saved model scores what training measured through the cached features"
+
+
+def test_cats_dogs_grayscale_cnn_with_undersampling(cli, tmp_path):
+    import shutil
+
+    data = tmp_path / "pets"
+    shutil.copytree(SAMPLE, data)
+    for extra in sorted((data / "train" / "muffin").iterdir())[:40]:
+        extra.unlink()  # 100 chihuahuas, 60 muffins
+    run = tmp_path / "cats-dogs"
+    result = _train(cli, "cats-dogs", "--data", data, "--size", "48", "--epochs", "2", "--balance", "undersample", "--out", run)
+    assert "undersampled to" in result.output
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["settings"]["grayscale"] and "train_test_gap" in metrics
+    assert (run / "cats_dogs.keras").is_file()

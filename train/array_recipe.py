@@ -1,0 +1,125 @@
+"""Recipes on in-memory arrays (Fashion-MNIST, emojis, navigability): a given test split, or k-fold
+cross-validation with out-of-fold predictions as the evaluation and a final model trained on every example."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+import edge
+from convert import keras_file
+from edge.atomic import write_text
+from edge.preprocess import normalize
+from edge.spec import ModelSpec
+from train import evaluation, fit, run_folder
+
+
+CALIBRATION_EXAMPLES = 1024  # training examples kept beside the model for int8 calibration
+
+
+@dataclass(frozen=True)
+class ArraySettings:
+    model: str
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    seed: int = 0
+    folds: int = 0  # 0: evaluate on the given test split
+    validation_fraction: float = 0.1  # of the training part: curves and the best epoch
+    augment: bool = False  # random shifts and horizontal flips
+    cosine: bool = False  # cosine learning-rate decay to zero over the run
+
+
+@dataclass
+class Arrays:
+    x: np.ndarray  # raw examples (uint8 pixels or float values), (N, H, W, C)
+    y: np.ndarray  # class indices, or values for regression
+    test_x: np.ndarray | None = None
+    test_y: np.ndarray | None = None
+    source: str = ""
+
+
+def _loss(spec: ModelSpec) -> str:
+    return {"binary": "binary_crossentropy", "multiclass": "sparse_categorical_crossentropy", "regression": "mse"}[spec.task]
+
+
+def _dataset(x, y, settings: ArraySettings, seed: int):
+    import tensorflow as tf
+    from keras import layers
+
+    data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=seed).batch(settings.batch_size)
+    if settings.augment:
+        shift = layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed)
+        flip = layers.RandomFlip("horizontal", seed=seed)
+        data = data.map(lambda a, b: (flip(shift(a, training=True), training=True), b))
+    return data.prefetch(tf.data.AUTOTUNE)
+
+
+def _train_one(build, x, y, spec: ModelSpec, settings: ArraySettings, seed: int):
+    """Fit a fresh model on (x, y) with a validation share; returns (model, fit.Outcome)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    train_idx, val_idx = fit.validation_split(y, settings.validation_fraction, seed, stratify=spec.task != "regression")
+    model = build()
+    steps = settings.epochs * int(np.ceil(len(train_idx) / settings.batch_size))
+    rate = keras.optimizers.schedules.CosineDecay(settings.learning_rate, steps) if settings.cosine else settings.learning_rate
+    metrics = ["mae"] if spec.task == "regression" else ["accuracy"]
+    model.compile(optimizer=keras.optimizers.Adam(rate), loss=_loss(spec), metrics=metrics)
+    outcome = fit.fit(model, _dataset(x[train_idx], y[train_idx], settings, seed), (x[val_idx], y[val_idx]),
+                      epochs=settings.epochs)
+    return model, outcome
+
+
+def _predict(model, x) -> np.ndarray:
+    return model.predict(x, batch_size=512, verbose=0)
+
+
+def run(recipe: str, data: Arrays, spec: ModelSpec, build, settings: ArraySettings, out: Path) -> dict:
+    """Train, evaluate and write the run folder OUT; BUILD() returns a fresh compiled-less Keras model."""
+    spec = spec.with_extra(recipe=recipe, architecture=settings.model, toolkit_version=edge.__version__, train_data=data.source,
+                           calibration_data="calibration.npz")  # beside the model: `convert quantize` finds it there
+    x = normalize(data.x, spec)
+    started = time.perf_counter()
+    folds = []
+    if settings.folds:
+        from sklearn.model_selection import KFold, StratifiedKFold
+
+        splitter = (KFold if spec.task == "regression" else StratifiedKFold)(settings.folds, shuffle=True, random_state=settings.seed)
+        held_scores = np.zeros((len(x), 1 if spec.task in ("binary", "regression") else len(spec.labels)), np.float32)
+        for number, (train_idx, test_idx) in enumerate(splitter.split(x, data.y), 1):
+            print(f"fold {number}/{settings.folds}: {len(train_idx)} train, {len(test_idx)} held out")
+            model, outcome = _train_one(build, x[train_idx], data.y[train_idx], spec, settings, settings.seed + number)
+            held_scores[test_idx] = _predict(model, x[test_idx]).reshape(len(test_idx), -1)
+            folds.append(evaluation.summary(held_scores[test_idx], data.y[test_idx], spec))
+        print("final model on every example")
+        model, outcome = _train_one(build, x, data.y, spec, settings, settings.seed)
+        test_x, test_y, test_scores = data.x, data.y, held_scores  # out-of-fold: each example scored by a model that never saw it
+    else:
+        model, outcome = _train_one(build, x, data.y, spec, settings, settings.seed)
+        test_x, test_y = data.test_x, data.test_y
+        test_scores = _predict(model, normalize(test_x, spec))
+    metrics = {
+        "recipe": recipe, "settings": asdict(settings), "data": data.source, "seconds": round(time.perf_counter() - started, 1),
+        "parameters": int(model.count_params()),
+        "train": evaluation.summary(_predict(model, x), data.y, spec),
+        "test": evaluation.summary(test_scores, test_y, spec),
+        "history": outcome.history, "epoch_seconds": outcome.epoch_seconds, "best_epoch": outcome.best_epoch,
+        "interrupted": outcome.interrupted,
+    }
+    if folds:
+        metrics["folds"] = evaluation.fold_summary(folds, spec)
+        metrics["test"]["note"] = f"out-of-fold predictions of {settings.folds} models; the saved model saw every example"
+    with run_folder.staged(out) as tmp:
+        keras_file.save(model, spec, tmp / f"{recipe}.keras")
+        write_text(tmp / "metrics.json", json.dumps(metrics, indent=2))
+        evaluation.save_arrays(tmp, model, normalize(test_x, spec), test_x, test_y, test_scores, spec)
+        np.savez_compressed(tmp / ("examples.npz" if folds else "test.npz"), x=test_x, y=test_y)  # for `convert quantize --data`
+        sample = np.random.default_rng(settings.seed).permutation(len(data.y))[:CALIBRATION_EXAMPLES]
+        np.savez_compressed(tmp / "calibration.npz", x=data.x[np.sort(sample)], y=data.y[np.sort(sample)])
+        evaluation.write_report(tmp)
+    return metrics

@@ -1,0 +1,76 @@
+"""Evaluation figures (accuracy, top-3, per-class recall, confusion matrix; MSE and MAE for regression) and the
+arrays a report is drawn from, saved as evaluation.npz so `train report RUN` can redraw it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import confusion_matrix, log_loss
+
+from edge.postprocess import class_indices
+from edge.spec import ModelSpec
+
+MAX_EMBEDDED = 2000  # examples kept for the embedding view (t-SNE is quadratic)
+MAX_MISCLASSIFIED = 36
+
+
+def summary(scores: np.ndarray, targets: np.ndarray, spec: ModelSpec) -> dict:
+    if spec.task == "regression":
+        error = scores.reshape(-1) - targets
+        return {"examples": int(len(targets)), "mse": round(float(np.mean(error**2)), 4),
+                "mae": round(float(np.mean(np.abs(error))), 4)}
+    predicted = class_indices(scores, spec)
+    probabilities = scores.reshape(len(scores), -1)[:, 0] if spec.task == "binary" else scores
+    matrix = confusion_matrix(targets, predicted, labels=range(len(spec.labels)))
+    with np.errstate(invalid="ignore"):
+        recall = matrix.diagonal() / matrix.sum(axis=1)
+    result = {
+        "images": int(len(targets)),
+        "loss": round(float(log_loss(targets, probabilities, labels=list(range(len(spec.labels))))), 4),
+        "accuracy": round(float(np.mean(predicted == targets)), 4),
+    }
+    if len(spec.labels) > 3:
+        top3 = np.argsort(-scores, axis=1)[:, :3]
+        result["top3_accuracy"] = round(float(np.mean((top3 == targets[:, None]).any(axis=1))), 4)
+    result["per_class_recall"] = {label: round(float(r), 4) for label, r in zip(spec.labels, recall)}
+    result["confusion_matrix"] = {"labels": list(spec.labels), "rows_true_columns_predicted": matrix.tolist()}
+    return result
+
+
+def fold_summary(folds: list[dict], spec: ModelSpec) -> dict:
+    """Mean and standard deviation over cross-validation folds."""
+    key = "mse" if spec.task == "regression" else "accuracy"
+    values = np.array([fold[key] for fold in folds])
+    return {"metric": key, "per_fold": values.round(4).tolist(), "mean": round(float(values.mean()), 4),
+            "std": round(float(values.std()), 4)}
+
+
+def penultimate(model):
+    """The model that outputs the layer before the classifier: the features the embedding view projects."""
+    import keras
+
+    return keras.Model(model.inputs, model.layers[-2].output)
+
+
+def save_arrays(folder: Path, model, inputs: np.ndarray, pixels: np.ndarray, targets: np.ndarray, scores: np.ndarray,
+                spec: ModelSpec, features: np.ndarray | None = None) -> None:
+    """evaluation.npz: test scores and targets, penultimate features of a sample, and the misclassified images."""
+    arrays = {"scores": scores, "targets": targets}
+    if spec.task != "regression":
+        rng = np.random.default_rng(0)
+        sample = np.sort(rng.permutation(len(targets))[:MAX_EMBEDDED])
+        if features is None:
+            features = penultimate(model).predict(inputs[sample], batch_size=256, verbose=0)
+        else:
+            features = features[sample]
+        wrong = np.flatnonzero(class_indices(scores, spec) != targets)[:MAX_MISCLASSIFIED]
+        arrays.update(features=features.reshape(len(sample), -1), feature_targets=targets[sample],
+                      wrong_index=wrong, wrong_pixels=pixels[wrong])
+    np.savez_compressed(folder / "evaluation.npz", **arrays)
+
+
+def write_report(folder: Path) -> None:
+    from train import report
+
+    report.write(folder)

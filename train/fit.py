@@ -1,0 +1,76 @@
+"""model.fit with what every recipe wants: epoch times, the best weights by validation loss kept in memory and
+restored at the end, and Ctrl-C that stops training but keeps the best epoch so far (the run still gets written)."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+
+
+class BestEpoch(keras.callbacks.Callback):
+    """Remembers the weights of the epoch with the lowest validation loss (or training loss without validation)
+    and how long each epoch took."""
+
+    def __init__(self):
+        super().__init__()
+        self.best_loss, self.best_epoch, self.best_weights = math.inf, None, None
+        self.epoch_seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch_seconds.append(round(time.perf_counter() - self._started, 2))
+        loss = (logs or {}).get("val_loss", (logs or {}).get("loss", math.inf))
+        if loss < self.best_loss:
+            self.best_loss, self.best_epoch, self.best_weights = loss, epoch + 1, self.model.get_weights()
+
+
+@dataclass
+class Outcome:
+    history: dict = field(default_factory=dict)  # per epoch: loss, accuracy, val_loss, ...
+    epoch_seconds: list[float] = field(default_factory=list)
+    best_epoch: int | None = None
+    interrupted: bool = False
+
+    def extend(self, other: "Outcome") -> "Outcome":
+        """This phase followed by OTHER (frozen head, then fine-tuning)."""
+        keys = set(self.history) | set(other.history)
+        offset = len(self.epoch_seconds)
+        return Outcome({k: self.history.get(k, []) + other.history.get(k, []) for k in keys},
+                       self.epoch_seconds + other.epoch_seconds,
+                       other.best_epoch + offset if other.best_epoch else self.best_epoch,
+                       self.interrupted or other.interrupted)
+
+
+def fit(model: keras.Model, train, validation=None, **fit_args) -> Outcome:
+    """Train; restore the best epoch's weights. TRAIN is a tf.data.Dataset or an (x, y) tuple."""
+    best = BestEpoch()
+    history = keras.callbacks.History()
+    args = dict(validation_data=validation, callbacks=[best, history], verbose=2, **fit_args)
+    interrupted = False
+    try:
+        if isinstance(train, tuple):
+            model.fit(*train, **args)
+        else:
+            model.fit(train, shuffle=False, **args)  # a tf.data.Dataset shuffles itself
+    except KeyboardInterrupt:
+        interrupted = True
+        print(f"\ninterrupted: keeping epoch {best.best_epoch} of {len(best.epoch_seconds)} completed")
+    if best.best_weights is None:
+        raise KeyboardInterrupt  # stopped before one epoch finished: nothing worth saving
+    model.set_weights(best.best_weights)
+    logs = {k: [round(float(v), 4) for v in values] for k, values in history.history.items()}
+    return Outcome(logs, best.epoch_seconds, best.best_epoch, interrupted)
+
+
+def validation_split(targets: np.ndarray, fraction: float, seed: int, stratify: bool = True):
+    """(train indices, validation indices), stratified by class for classification."""
+    from sklearn.model_selection import train_test_split
+
+    indices = np.arange(len(targets))
+    return train_test_split(indices, test_size=fraction, random_state=seed, stratify=targets if stratify else None)
