@@ -47,11 +47,11 @@ class Outcome:
                        self.interrupted or other.interrupted)
 
 
-def fit(model: keras.Model, train, validation=None, **fit_args) -> Outcome:
+def fit(model: keras.Model, train, validation=None, callbacks=(), **fit_args) -> Outcome:
     """Train; restore the best epoch's weights. TRAIN is a tf.data.Dataset or an (x, y) tuple."""
     best = BestEpoch()
     history = keras.callbacks.History()
-    args = dict(validation_data=validation, callbacks=[best, history], verbose=2, **fit_args)
+    args = dict(validation_data=validation, callbacks=[best, history, *callbacks], verbose=2) | fit_args
     interrupted = False
     try:
         if isinstance(train, tuple):
@@ -69,8 +69,14 @@ def fit(model: keras.Model, train, validation=None, **fit_args) -> Outcome:
 
 
 def validation_split(targets: np.ndarray, fraction: float, seed: int, stratify: bool = True):
-    """(train indices, validation indices), stratified by class for classification."""
+    """(train indices, validation indices), stratified by class for classification; a class with a single
+    example keeps it for training."""
     from sklearn.model_selection import train_test_split
 
     indices = np.arange(len(targets))
-    return train_test_split(indices, test_size=fraction, random_state=seed, stratify=targets if stratify else None)
+    if not stratify:
+        return train_test_split(indices, test_size=fraction, random_state=seed)
+    classes, counts = np.unique(targets, return_counts=True)
+    alone = np.isin(targets, classes[counts < 2])
+    train, validation = train_test_split(indices[~alone], test_size=fraction, random_state=seed, stratify=targets[~alone])
+    return np.sort(np.concatenate([train, indices[alone]])), np.sort(validation)

@@ -1,0 +1,93 @@
+"""Training data as people have it: mixed image modes, broken files, leaked duplicates, a labels file that
+disagrees, a class with one image; and Ctrl-C during training keeping the best epoch."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import SAMPLE
+
+
+def _mixed_modes(data):
+    """A copy of the sample whose muffin training images come in every mode a camera roll holds."""
+    shutil.copytree(SAMPLE, data)
+    muffins = sorted((data / "train" / "muffin").iterdir())
+    photo = Image.open(muffins[0]).convert("RGB")
+    photo.convert("CMYK").save(data / "train" / "muffin" / "cmyk.jpg")
+    photo.convert("P", palette=Image.Palette.ADAPTIVE).save(data / "train" / "muffin" / "palette.png")
+    photo.convert("RGBA").save(data / "train" / "muffin" / "rgba.png")
+    photo.convert("L").resize((37, 91)).save(data / "train" / "muffin" / "gray_odd_size.jpg")
+    Image.fromarray((np.asarray(photo.convert("L"), np.uint16) * 257)).save(data / "train" / "muffin" / "sixteen_bit.png")
+    (data / "train" / "muffin" / "broken.jpg").write_bytes(muffins[1].read_bytes()[:200])
+    shutil.copy(muffins[2], data / "test" / "muffin" / "leaked.jpg")  # the same photo on both sides
+
+
+def test_mixed_modes_broken_files_and_leakage_are_counted(cli, tmp_path):
+    from train.cli import app
+
+    data = tmp_path / "data"
+    _mixed_modes(data)
+    run = tmp_path / "run"
+    result = cli.invoke(app, ["folder", "--data", str(data), "--model", "base_cnn", "--size", "32", "--epochs", "1",
+                              "--out", str(run)])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["skipped_files"] == 1 and "broken.jpg" in result.stderr
+    assert metrics["leaked_test_files"] == 1 and "byte-identical to training images" in result.stderr
+    assert metrics["train"]["images"] == 200 + 5 and metrics["test"]["images"] == 101  # five new modes decode, one file is broken
+
+
+def test_labels_file_that_disagrees_with_the_folders(cli, tmp_path):
+    from train.cli import app
+
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE, data)
+    files = sorted(p.relative_to(data) for p in data.glob("*/*/*"))
+    rows = [f"{path},{path.parent.name}" for path in files]
+    rows[5] = f"{files[5]},{'muffin' if files[5].parent.name == 'chihuahua' else 'chihuahua'}"
+    (data / "labels.csv").write_text("filepath,label\n" + "\n".join(rows) + "\n")
+    run = tmp_path / "run"
+    result = cli.invoke(app, ["folder", "--data", str(data), "--model", "base_cnn", "--out", str(run)])
+    assert result.exit_code == 2 and "labels.csv: 1 rows disagree with the folders" in result.output
+    assert str(files[5]) in result.output and not run.exists()
+
+
+def test_a_class_with_one_training_image_is_warned_about(cli, tmp_path):
+    from train.cli import app
+
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE, data)
+    for extra in sorted((data / "train" / "muffin").iterdir())[1:]:
+        extra.unlink()
+    result = cli.invoke(app, ["folder", "--data", str(data), "--model", "base_cnn", "--size", "32", "--epochs", "1",
+                              "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert "class 'muffin' has 1 image" in result.stderr
+
+
+def test_ctrl_c_keeps_the_best_epoch_so_far():
+    import keras
+
+    from train import fit
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 3:
+                raise KeyboardInterrupt
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 4)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.float32)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="binary_crossentropy")
+    outcome = fit.fit(model, (x[:150], y[:150]), (x[150:], y[150:]), epochs=10, verbose=0, callbacks=[Interrupt()])
+    assert outcome.interrupted and len(outcome.epoch_seconds) == 3
+    best = int(np.argmin(outcome.history["val_loss"])) + 1
+    assert outcome.best_epoch == best
+    restored = model.evaluate(x[150:], y[150:], verbose=0)
+    assert restored == pytest.approx(outcome.history["val_loss"][best - 1], rel=1e-3)
