@@ -117,7 +117,7 @@ def run(recipe: str, data: Arrays, spec: ModelSpec, build, settings: ArraySettin
     with run_folder.staged(out) as tmp:
         keras_file.save(model, spec, tmp / f"{recipe}.keras")
         write_text(tmp / "metrics.json", json.dumps(metrics, indent=2))
-        evaluation.save_arrays(tmp, model, normalize(test_x, spec), test_x, test_y, test_scores, spec)
+        evaluation.save_arrays(tmp, model, normalize(test_x[:evaluation.MAX_EMBEDDED], spec), test_x, test_y, test_scores, spec)
         np.savez_compressed(tmp / ("examples.npz" if folds else "test.npz"), x=test_x, y=test_y)  # for `convert quantize --data`
         sample = np.random.default_rng(settings.seed).permutation(len(data.y))[:CALIBRATION_EXAMPLES]
         np.savez_compressed(tmp / "calibration.npz", x=data.x[np.sort(sample)], y=data.y[np.sort(sample)])

@@ -12,6 +12,7 @@ from edge.postprocess import class_indices
 from edge.spec import ModelSpec
 
 MAX_EMBEDDED = 2000  # examples kept for the embedding view (t-SNE is quadratic)
+MIN_TEST_EMBEDDED = 500  # below this many test examples, the embedding view adds the training examples
 MAX_MISCLASSIFIED = 36
 
 
@@ -54,18 +55,21 @@ def penultimate(model):
 
 
 def save_arrays(folder: Path, model, inputs: np.ndarray, pixels: np.ndarray, targets: np.ndarray, scores: np.ndarray,
-                spec: ModelSpec, features: np.ndarray | None = None) -> None:
-    """evaluation.npz: test scores and targets, penultimate features of a sample, and the misclassified images."""
+                spec: ModelSpec, features: np.ndarray | None = None, extra_features=None) -> None:
+    """evaluation.npz: test scores and targets, penultimate features of a sample (test examples, plus training
+    examples given as EXTRA_FEATURES (features, targets) when the test set is small), and the misclassified images."""
     arrays = {"scores": scores, "targets": targets}
     if spec.task != "regression":
-        rng = np.random.default_rng(0)
-        sample = np.sort(rng.permutation(len(targets))[:MAX_EMBEDDED])
         if features is None:
-            features = penultimate(model).predict(inputs[sample], batch_size=256, verbose=0)
-        else:
-            features = features[sample]
+            features = penultimate(model).predict(inputs, batch_size=256, verbose=0)
+        feature_targets, source = targets[:len(features)], "test"  # the first examples, when only those were embedded
+        features = features.reshape(len(feature_targets), -1)
+        if extra_features is not None and len(targets) < MIN_TEST_EMBEDDED:
+            features = np.concatenate([features, extra_features[0].reshape(len(extra_features[1]), -1)])
+            feature_targets, source = np.concatenate([targets, extra_features[1]]), "test and training"
+        sample = np.sort(np.random.default_rng(0).permutation(len(feature_targets))[:MAX_EMBEDDED])
         wrong = np.flatnonzero(class_indices(scores, spec) != targets)[:MAX_MISCLASSIFIED]
-        arrays.update(features=features.reshape(len(sample), -1), feature_targets=targets[sample],
+        arrays.update(features=features[sample], feature_targets=feature_targets[sample], feature_source=np.array(source),
                       wrong_index=wrong, wrong_pixels=pixels[wrong])
     np.savez_compressed(folder / "evaluation.npz", **arrays)
 

@@ -36,15 +36,16 @@ class Outcome:
     epoch_seconds: list[float] = field(default_factory=list)
     best_epoch: int | None = None
     interrupted: bool = False
+    phases: dict = field(default_factory=dict)  # phase name: epochs, when a run has more than one
 
-    def extend(self, other: "Outcome") -> "Outcome":
+    def extend(self, other: "Outcome", first: str = "head", second: str = "fine-tuning") -> "Outcome":
         """This phase followed by OTHER (frozen head, then fine-tuning)."""
         keys = set(self.history) | set(other.history)
         offset = len(self.epoch_seconds)
         return Outcome({k: self.history.get(k, []) + other.history.get(k, []) for k in keys},
                        self.epoch_seconds + other.epoch_seconds,
                        other.best_epoch + offset if other.best_epoch else self.best_epoch,
-                       self.interrupted or other.interrupted)
+                       self.interrupted or other.interrupted, {first: offset, second: len(other.epoch_seconds)})
 
 
 def fit(model: keras.Model, train, validation=None, callbacks=(), **fit_args) -> Outcome:

@@ -107,8 +107,8 @@ def _train_cnn(split: datasets.Split, spec: ModelSpec, settings: Settings, train
     inference = build()  # same weights, no optimizer state to save
     inference.set_weights(model.get_weights())
     predict = lambda pixels: inference.predict(normalize(pixels, spec), batch_size=64, verbose=0)  # noqa: E731
-    features = evaluation.penultimate(inference).predict(normalize(split.test_x, spec), batch_size=64, verbose=0)
-    return inference, outcome, predict(split.train_x), predict(split.test_x), features
+    embed = lambda pixels: evaluation.penultimate(inference).predict(normalize(pixels, spec), batch_size=64, verbose=0)  # noqa: E731
+    return inference, outcome, predict(split.train_x), predict(split.test_x), embed(split.train_x), embed(split.test_x)
 
 
 def _train_transfer(split: datasets.Split, spec: ModelSpec, settings: Settings, train_idx, val_idx, class_weight):
@@ -145,7 +145,7 @@ def _train_transfer(split: datasets.Split, spec: ModelSpec, settings: Settings, 
                                          class_weight=class_weight))
     model = models.stack(backbone, head, spec.input_shape)
     predict = lambda cut: head.predict(pool(cut), batch_size=256, verbose=0)  # noqa: E731
-    return model, outcome, predict(train_cut[0]), predict(test_cut), pool(test_cut)
+    return model, outcome, predict(train_cut[0]), predict(test_cut), pool(train_cut[0]), pool(test_cut)
 
 
 def _spec(recipe: str, settings: Settings, train_folder, train_dir: Path) -> ModelSpec:
@@ -183,8 +183,8 @@ def run(recipe: str, data: Path, out: Path, settings: Settings) -> dict:
     keep, class_weight = _balanced(split.train_y[train_idx], settings, np.random.default_rng(settings.seed))
     train_idx = train_idx[keep]
     trainer = _train_transfer if settings.architecture == "transfer" else _train_cnn
-    model, outcome, train_scores, test_scores, test_features = trainer(split, spec, settings, np.sort(train_idx),
-                                                                       np.sort(val_idx), class_weight)
+    model, outcome, train_scores, test_scores, train_features, test_features = trainer(
+        split, spec, settings, np.sort(train_idx), np.sort(val_idx), class_weight)
     metrics = {
         "recipe": recipe, "settings": asdict(settings), "data": str(data), "skipped_files": split.skipped,
         "leaked_test_files": split.leaked, "class_weight": class_weight,
@@ -192,13 +192,14 @@ def run(recipe: str, data: Path, out: Path, settings: Settings) -> dict:
         "train": evaluation.summary(train_scores, split.train_y, spec),
         "test": evaluation.summary(test_scores, split.test_y, spec),
         "history": outcome.history, "epoch_seconds": outcome.epoch_seconds, "best_epoch": outcome.best_epoch,
-        "interrupted": outcome.interrupted,
+        "phases": outcome.phases, "interrupted": outcome.interrupted,
     }
     metrics["train_test_gap"] = round(metrics["train"]["accuracy"] - metrics["test"]["accuracy"], 4)
     name = recipe.replace("-", "_")
     with run_folder.staged(out) as tmp:
         keras_file.save(model, spec, tmp / f"{name}.keras")
         write_text(tmp / "metrics.json", json.dumps(metrics, indent=2))
-        evaluation.save_arrays(tmp, model, None, split.test_x, split.test_y, test_scores, spec, features=test_features)
+        evaluation.save_arrays(tmp, model, None, split.test_x, split.test_y, test_scores, spec, features=test_features,
+                               extra_features=(train_features, split.train_y))
         evaluation.write_report(tmp)
     return metrics

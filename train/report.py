@@ -29,10 +29,12 @@ def _save(figure, path: Path) -> None:
     _pyplot().close(figure)
 
 
-def curves(history: dict, path: Path, metric: str) -> None:
+def curves(history: dict, path: Path, metric: str, phases: dict | None = None) -> None:
     plt = _pyplot()
     figure, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for axis, key in zip(axes, ("loss", metric)):
+        if phases and len(phases) > 1:
+            axis.axvline(list(phases.values())[0] + 0.5, color="gray", ls=":", label=f"{list(phases)[1]} starts")
         for prefix, style in (("", "-"), ("val_", "--")):
             values = history.get(prefix + key)
             if values:
@@ -147,8 +149,14 @@ def write(folder: Path) -> Path:
     test = metrics["test"]
     regression = spec.task == "regression"
     metric = "mae" if regression else "accuracy"
-    curves(metrics["history"], folder / "curves.png", metric)
-    page = [f"# {metrics['recipe']}: {metrics['settings'].get('model') or metrics['settings'].get('architecture')}", ""]
+    phases = metrics.get("phases") or {}
+    curves(metrics["history"], folder / "curves.png", metric, phases)
+    settings = metrics["settings"]
+    model_name = settings.get("model") or settings.get("architecture")
+    if model_name == "transfer":
+        model_name = f"transfer learning on {settings['backbone']}" + (
+            f", fine-tuning {settings['fine_tune_layers']}+ layers" if settings.get("fine_tune_layers") else "")
+    page = [f"# {metrics['recipe']}: {model_name}", ""]
     headline = (f"test MSE **{test['mse']}**, MAE {test['mae']}" if regression else
                 f"test accuracy **{100 * test['accuracy']:.2f}%** on {test['images']} images"
                 + (f", top-3 {100 * test['top3_accuracy']:.2f}%" if "top3_accuracy" in test else ""))
@@ -161,8 +169,12 @@ def write(folder: Path) -> Path:
                  f"{folds['std']} (folds: {', '.join(map(str, folds['per_fold']))}). {test.get('note', '')}", ""]
     seconds = metrics.get("epoch_seconds") or []
     if seconds:
-        page += [f"{len(seconds)} epochs, median {float(np.median(seconds)):.1f} s per epoch; best epoch "
-                 f"{metrics.get('best_epoch')}{' (interrupted)' if metrics.get('interrupted') else ''}.", ""]
+        spans, start = [], 0
+        for name, count in (phases or {"training": len(seconds)}).items():
+            spans.append(f"{count} {name} epochs (median {float(np.median(seconds[start:start + count])):.1f} s)")
+            start += count
+        page += [f"{', then '.join(spans)} on this machine; best epoch {metrics.get('best_epoch')}"
+                 f"{' (interrupted by Ctrl-C)' if metrics.get('interrupted') else ''}.", ""]
     page += ["![training curves](curves.png)", ""]
     if regression:
         regression_plot(arrays["scores"].reshape(-1), arrays["targets"], folder / "regression.png")
@@ -186,7 +198,8 @@ def write(folder: Path) -> Path:
         elbow_plot(result, folder / "kmeans_elbow.png")
         write_text(folder / "clusters.json", json.dumps(result, indent=2))
         table = result["clusters_vs_labels"]["rows_cluster_columns_label"]
-        page += ["## Embeddings", "", f"Penultimate-layer features of {result['examples']} test examples. K-means with "
+        source = str(arrays.get("feature_source", "test"))
+        page += ["## Embeddings", "", f"Penultimate-layer features of {result['examples']} {source} examples. K-means with "
                  f"k = {len(labels)} on {result['pca_components_95']} PCA components (95% of the variance): adjusted Rand "
                  f"index against the labels **{result['adjusted_rand_index']}**; the elbow of the inertia curve is at "
                  f"k = {result['elbow_k']}.", "", "![projections](embeddings.png) ![elbow](kmeans_elbow.png)", "",
