@@ -2,9 +2,12 @@
 
     edge-bench pipeline -m models/muffins.tflite --images ../shared/data/muffin-chihuahua/test --frames 10000
 
-Stages per frame, each timed: capture (read and decode the next frame), preprocess (edge.preprocess.prepare),
-invoke (runner.predict, int8 quantisation included) and postprocess (probabilities and top label). The video
-loops until --frames are done; resident memory is sampled every 500 frames.
+Stages per frame, each timed: capture (read and decode the next frame), preprocess (crop, resize and colour
+conversion, then the model's input tensor: a table lookup for int8 inputs), invoke (runner.run, output dequantised)
+and postprocess (probabilities and top label). Two modes: `sequential` decodes on the inference thread (a
+single-core device), `capture thread` is what edge-classify does for cameras and streams: decoding runs on the
+LiveReader thread and the inference thread only waits for the newest frame. The video loops until --frames are
+done; resident memory is sampled every 500 frames.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from edge.console import user_errors
 from edge.errors import UserError
 from edge.folders import any_images
 from edge.postprocess import probabilities, top_k
-from edge.preprocess import prepare, read_image
+from edge.capture import LiveReader
+from edge.preprocess import read_image, to_pixels
 from edge.tables import markdown
 
 app = typer.Typer(add_completion=False, help=__doc__)
@@ -50,27 +54,55 @@ def make_video(images: Path, path: Path, limit: int = 100) -> Path:
     return path
 
 
-def run(model: Path, video: Path, frames: int, threads: Optional[int]) -> dict:
+class LoopingCapture:
+    """A video file behind VideoCapture's read/isOpened/release that starts again at its end: a camera that never stops."""
+
+    def __init__(self, video: Path):
+        self.video = video
+        self.capture = cv2.VideoCapture(str(video))
+        if not self.capture.isOpened():
+            raise UserError(f"--video {video}: OpenCV cannot open it; give an MJPG/H.264 video")
+
+    def read(self):
+        ok, image = self.capture.read()
+        if not ok:
+            self.capture.release()
+            self.capture = cv2.VideoCapture(str(self.video))
+            ok, image = self.capture.read()
+            if not ok:
+                raise UserError(f"--video {self.video}: gives no frames")
+        return ok, image
+
+    def isOpened(self) -> bool:  # noqa: N802 (OpenCV's name)
+        return self.capture.isOpened()
+
+    def release(self) -> None:
+        self.capture.release()
+
+
+def _frames(video: Path, threaded: bool):
+    """An endless iterator of frames: read on this thread, or the newest frame of a LiveReader thread."""
+    capture = LoopingCapture(video)
+    if threaded:
+        ok, first = capture.read()
+        yield from (image for image, _ in LiveReader(capture, first, lambda: LoopingCapture(video), str(video)).frames())
+    while True:
+        yield capture.read()[1]
+
+
+def run(model: Path, video: Path, frames: int, threads: Optional[int], threaded: bool = False) -> dict:
     runner = runtime.load(model, threads)
     spec = runner.spec
-    capture = cv2.VideoCapture(str(video))
-    if not capture.isOpened():
-        raise UserError(f"--video {video}: OpenCV cannot open it; give an MJPG/H.264 video")
+    source = _frames(video, threaded)
     times = {stage: np.empty(frames) for stage in STAGES}
     memory = [rss_mb()]
     for i in range(frames):
         t0 = time.perf_counter()
-        ok, image = capture.read()
-        if not ok:  # loop the video
-            capture.release()
-            capture = cv2.VideoCapture(str(video))
-            ok, image = capture.read()
-            if not ok:
-                raise UserError(f"--video {video}: gives no frames")
+        image = next(source)
         t1 = time.perf_counter()
-        x = prepare(image, spec)[None]
+        x = runner.input_from_pixels(to_pixels(image, spec)[None])
         t2 = time.perf_counter()
-        scores = runner.predict(x)
+        scores = runner.run(x)
         t3 = time.perf_counter()
         top_k(probabilities(scores[0], spec), spec)
         t4 = time.perf_counter()
@@ -78,10 +110,11 @@ def run(model: Path, video: Path, frames: int, threads: Optional[int]) -> dict:
             times[stage][i] = (b - a) * 1000
         if (i + 1) % 500 == 0:
             memory.append(rss_mb())
-    capture.release()
+    source.close()
     medians = {f"{stage}_ms": round(float(np.median(values)), 3) for stage, values in times.items()}
     frame_ms = float(np.median(sum(times.values())))
-    return {"model": model.name, "format": runner.format.name, "threads": threads, "frames": frames, **medians,
+    return {"model": model.name, "format": runner.format.name, "mode": "capture thread" if threaded else "sequential",
+            "threads": threads, "frames": frames, **medians,
             "frame_ms": round(frame_ms, 3), "fps": round(1000 / frame_ms, 1),
             "not_invoke_share": round(1 - medians["invoke_ms"] / frame_ms, 3),
             "rss_mb_start": memory[0], "rss_mb_end": memory[-1], "rss_mb_max": max(memory),
@@ -103,11 +136,11 @@ def pipeline(
             if images is None:
                 raise UserError("give --video FILE, or --images DIR to make one from real images")
             video = make_video(images, Path(work) / "clip.avi")
-        rows = [run(path, video, frames, threads) for path in model]
+        rows = [run(path, video, frames, threads, threaded) for path in model for threaded in (False, True)]
         result = {"machine": describe(), "video": str(video), "rows": rows}
         out.parent.mkdir(parents=True, exist_ok=True)
         write_text(out.with_suffix(".json"), json.dumps(result, indent=2))
-        columns = ["model", "frames", *[f"{s}_ms" for s in STAGES], "frame_ms", "fps", "not_invoke_share",
+        columns = ["model", "mode", "frames", *[f"{s}_ms" for s in STAGES], "frame_ms", "fps", "not_invoke_share",
                    "rss_mb_start", "rss_mb_max", "rss_growth_mb"]
         table = markdown(rows, columns)
         write_text(out.with_suffix(".md"), f"Pipeline on {result['machine']['cpu']}, {result['machine']['cores']} cores, "

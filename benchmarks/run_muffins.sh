@@ -12,20 +12,20 @@ runs=runs/muffins
 results=benchmarks/results
 mkdir -p "$runs" "$results"
 
-train muffins --data "$data" --weights "$weights" --out "$runs/muffins.keras"
-convert quantize "$runs/muffins.keras" --data "$data/test" --out-dir "$runs/models" \
+train muffins --data "$data" --weights "$weights" --out "$runs/mobilenet_v2"
+convert quantize "$runs/mobilenet_v2/muffins.keras" --data "$data/test" --out-dir "$runs/models" \
     --formats tflite_int8,tflite_int8_float_io,tflite_fp32,tflite_fp16,tflite_dynamic,onnx,onnx_int8
-cp "$runs/muffins.metrics.json" "$results/muffins_mobilenet_v2_metrics.json"
+cp "$runs/mobilenet_v2/metrics.json" "$results/muffins_mobilenet_v2_metrics.json"
 cp "$runs/models/parity.json" "$results/muffins_mobilenet_v2_parity.json"
 models=()
 for file in "$runs"/models/muffins*.tflite "$runs"/models/muffins*.onnx; do models+=(-m "$file"); done
 edge-bench "${models[@]}" --data "$data/test" --threads 1,2 --out "$results/muffins_mobilenet_v2"
 edge-bench pipeline -m "$runs/models/muffins.tflite" -m "$runs/models/muffins.int8.onnx" --images "$data/test" \
     --frames 10000 --out "$results/pipeline_muffins"
-python -m benchmarks.calibration_study "$runs/muffins.keras" --data "$data/test" --calib "$data/train" \
+python -m benchmarks.calibration_study "$runs/mobilenet_v2/muffins.keras" --data "$data/test" --calib "$data/train" \
     --out "$results/calibration_muffins"
 
-train muffins --data "$data" --model base_cnn --out "$runs/base_cnn.keras"
-convert quantize "$runs/base_cnn.keras" --data "$data/test" --out-dir "$runs/base_cnn_models"
-cp "$runs/base_cnn.metrics.json" "$results/muffins_base_cnn_metrics.json"
+train muffins --data "$data" --model base_cnn --out "$runs/base_cnn"
+convert quantize "$runs/base_cnn/muffins.keras" --data "$data/test" --out-dir "$runs/base_cnn_models"
+cp "$runs/base_cnn/metrics.json" "$results/muffins_base_cnn_metrics.json"
 cp "$runs/base_cnn_models/parity.json" "$results/muffins_base_cnn_parity.json"

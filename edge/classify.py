@@ -19,7 +19,7 @@ from edge.console import user_errors
 from edge.errors import UserError
 from edge.outputs import Poster, VideoRecorder, overlay
 from edge.postprocess import Smoother, probabilities, top_k
-from edge.preprocess import prepare
+from edge.preprocess import to_pixels
 from edge.sources import CaptureSource, Frame, ImageSource
 from edge.spec import ModelSpec
 
@@ -153,7 +153,7 @@ def classify(
             for frame in source:
                 recent.append(time.perf_counter())
                 t0 = time.perf_counter()
-                scores = runner.predict(prepare(frame.image, spec)[None])[0]
+                scores = runner.run(runner.input_from_pixels(to_pixels(frame.image, spec)[None]))[0]
                 if spec.task == "regression":
                     best = [("value", float(scores.ravel()[0]))]
                 else:

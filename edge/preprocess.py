@@ -34,19 +34,21 @@ def _convert_colour(image_bgr: np.ndarray, color_order: str) -> np.ndarray:
 
 def _resize(image: np.ndarray, height: int, width: int, mode: str) -> np.ndarray:
     h, w = image.shape[:2]
+    if mode == "center_crop":  # crop first, in the source's pixels: only what the model sees gets resized
+        s = max(height / h, width / w)
+        crop_h, crop_w = min(h, max(1, round(height / s))), min(w, max(1, round(width / s)))
+        top, left = (h - crop_h) // 2, (w - crop_w) // 2
+        image, h, w = image[top : top + crop_h, left : left + crop_w], crop_h, crop_w
+        mode = "stretch"
     if mode == "stretch":
         scale_h, scale_w = height / h, width / w
-    else:
-        s = max(height / h, width / w) if mode == "center_crop" else min(height / h, width / w)
-        scale_h = scale_w = s
+    else:  # letterbox: fit inside, pad the rest
+        scale_h = scale_w = min(height / h, width / w)
     new_h, new_w = max(1, round(h * scale_h)), max(1, round(w * scale_w))
     interp = cv2.INTER_AREA if new_h * new_w < h * w else cv2.INTER_LINEAR
     resized = cv2.resize(image, (new_w, new_h), interpolation=interp)
     if mode == "stretch":
         return resized
-    if mode == "center_crop":
-        top, left = (new_h - height) // 2, (new_w - width) // 2
-        return resized[top : top + height, left : left + width]
     canvas = np.zeros((height, width) + resized.shape[2:], dtype=resized.dtype)
     top, left = (height - new_h) // 2, (width - new_w) // 2
     canvas[top : top + new_h, left : left + new_w] = resized

@@ -14,6 +14,7 @@ import numpy as np
 from edge.errors import UserError
 from edge.formats import format_of
 from edge.metadata import read_tflite_spec, spec_from_onnx_metadata
+from edge.preprocess import normalize
 from edge.spec import SPEC_KEY, ModelSpec
 
 # Inputs normalised with the input tensor's own scale land exactly on rounding ties (u8 - 128.5); float error
@@ -80,6 +81,7 @@ class TFLiteRunner:
             raise UserError(f"{path}: LiteRT cannot load it ({str(exc).splitlines()[0][:200]}); re-export it") from None
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
+        self._table = None  # uint8 pixel -> int8 input, built on first use (the spec may be replaced after loading)
 
     def describe(self) -> dict:
         """Input and output tensors with their quantisation (scale, zero point) where int8."""
@@ -89,16 +91,32 @@ class TFLiteRunner:
                     **({"scale": float(scale), "zero_point": int(zero_point)} if scale else {})}
         return {"inputs": [tensor(self.input)], "outputs": [tensor(self.output)]}
 
+    def _quantized_input(self) -> bool:
+        return self.input["dtype"] in (np.int8, np.uint8)
+
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        in_dtype, out_dtype = self.input["dtype"], self.output["dtype"]
-        in_scale, in_zero = self.input["quantization"]
+        """Float model inputs (N, H, W, C) -> float scores."""
+        if self._quantized_input():
+            batch = quantize(batch, *self.input["quantization"], self.input["dtype"])
+        return self.run(batch)
+
+    def input_from_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        """uint8 pixels -> the tensor the model takes. An int8 input goes through a 256-entry table of
+        quantize(normalize(value)): the same numbers as predict() computes, without float arrays."""
+        if not self._quantized_input():
+            return normalize(pixels, self.spec)
+        if self._table is None:
+            values = normalize(np.arange(256, dtype=np.uint8), self.spec)
+            self._table = quantize(values, *self.input["quantization"], self.input["dtype"])
+        return self._table[pixels]
+
+    def run(self, tensors: np.ndarray) -> np.ndarray:
+        """Model-ready input tensors (N, H, W, C), one invoke each -> float scores."""
+        out_dtype = self.output["dtype"]
         out_scale, out_zero = self.output["quantization"]
         scores = []
-        for x in batch:
-            x = x[None]
-            if in_dtype in (np.int8, np.uint8):
-                x = quantize(x, in_scale, in_zero, in_dtype)
-            self.interpreter.set_tensor(self.input["index"], x.astype(in_dtype, copy=False))
+        for x in tensors:
+            self.interpreter.set_tensor(self.input["index"], x[None].astype(self.input["dtype"], copy=False))
             self.interpreter.invoke()
             y = self.interpreter.get_tensor(self.output["index"])
             scores.append(dequantize(y, out_scale, out_zero) if out_dtype in (np.int8, np.uint8) else y)
@@ -134,6 +152,11 @@ class OnnxRunner:
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: batch.astype(np.float32, copy=False)})[0]
+
+    def input_from_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        return normalize(pixels, self.spec)  # ONNX models take float input; int8 QDQ quantises inside
+
+    run = predict
 
 
 RUNNERS = {"tflite": TFLiteRunner, "onnx": OnnxRunner}

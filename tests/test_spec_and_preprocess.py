@@ -102,3 +102,26 @@ def test_spec_round_trips_through_tflite_and_onnx_metadata(tmp_path):
     model = schema.Model.GetRootAs(twice, 0)
     names = [model.Metadata(i).Name() for i in range(model.MetadataLength())]
     assert names.count(b"edge_spec") == 1 and "min_runtime_version" in tflite_metadata(twice)
+
+
+def test_int8_input_table_equals_normalise_then_quantise(exported):
+    """The camera loop feeds int8 models through a 256-entry table; it must give the very tensor predict() builds."""
+    from edge import runtime
+    from edge.preprocess import to_pixels
+
+    runner = runtime.load(exported[0] / "muffins.tflite", 1)
+    pixels = np.stack([to_pixels(read_image(p), runner.spec) for p in sorted((SAMPLE / "test" / "muffin").iterdir())[:8]])
+    table_input = runner.input_from_pixels(pixels)
+    assert table_input.dtype == runner.input["dtype"]
+    assert np.array_equal(table_input, runtime.quantize(normalize(pixels, runner.spec), *runner.input["quantization"],
+                                                        runner.input["dtype"]))
+    assert np.array_equal(runner.run(table_input), runner.predict(normalize(pixels, runner.spec)))
+
+
+def test_center_crop_resizes_only_the_crop():
+    from edge.preprocess import _resize
+
+    image = np.zeros((480, 640, 3), np.uint8)
+    image[:, 80:560] = 200  # the centre square the model sees; the sides are cropped away
+    out = _resize(image, 224, 224, "center_crop")
+    assert out.shape == (224, 224, 3) and (out == 200).all()
