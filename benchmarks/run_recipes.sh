@@ -21,8 +21,7 @@ for recipe in ${RECIPES:-$all}; do
     fashion_edge) train fashion --model edge --out "$run" ;;
     butterflies) train butterflies --data "$shared/butterflies" --weights "$weights" --out "$run" ;;
     cats_dogs_cnn) train cats-dogs --data "$shared/cats-dogs" --out "$run" ;;
-    cats_dogs_transfer) train cats-dogs --data "$shared/cats-dogs" --model transfer --weights "$weights" \
-        --augment-passes 2 --fine-tune 12 --out "$run" ;;
+    cats_dogs_transfer) train cats-dogs --data "$shared/cats-dogs" --model transfer --weights "$weights" --out "$run" ;;
   esac
   model=$(ls "$run"/*.keras)
   heldout="$run/test.npz"; [ -f "$heldout" ] || heldout="$shared/${recipe%%_*}/test"

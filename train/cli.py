@@ -19,6 +19,7 @@ app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 
 Architecture = Enum("Architecture", {name: name for name in ("transfer", "base_cnn", "cats_dogs_cnn")}, type=str)
 BackboneName = Enum("BackboneName", {name: name for name in BACKBONES}, type=str)
+Resize = Enum("Resize", {name: name for name in ("center_crop", "stretch", "letterbox")}, type=str)
 Balance = Enum("Balance", {name: name for name in ("none", "weights", "undersample")}, type=str)
 
 
@@ -27,9 +28,10 @@ class Defaults:
     """A recipe's documented defaults; every one can be overridden by its flag."""
 
     model: str = "transfer"
-    size: int | None = None  # None: 224 for transfer, 128 for the CNNs
-    epochs: int | None = None  # None: 30 head epochs for transfer, 10 for the CNNs
+    cnn_size: int = 128  # transfer learning always defaults to 224
+    cnn_epochs: int = 10  # transfer learning defaults to 30 head epochs
     batch_size: int = 32
+    resize: str = "center_crop"
     grayscale: bool = False
     balance: str = "none"
     augment_passes: int = 0
@@ -39,7 +41,7 @@ class Defaults:
 
 RECIPES = {
     "muffins": (Defaults(), "Muffin vs Chihuahua (reference: base CNN 82.5%, VGG16 transfer 98.0%)."),
-    "cats-dogs": (Defaults(model="cats_dogs_cnn", size=150, epochs=60, grayscale=True),
+    "cats-dogs": (Defaults(model="cats_dogs_cnn", cnn_size=150, cnn_epochs=60, grayscale=True, resize="stretch"),
                   "Cats vs dogs: the reference 150x150 grayscale CNN (80.3%), or --model transfer."),
     "butterflies": (Defaults(balance="weights", augment_passes=3, fine_tune=12, fine_tune_epochs=10),
                     "Butterfly species: transfer learning with class weights and fine-tuning (reference: ResNet-50)."),
@@ -56,8 +58,9 @@ def _recipe_command(recipe: str, defaults: Defaults, doc: str):
         model: Architecture = typer.Option(defaults.model, help="Transfer learning, the reference base CNN, or the cats-vs-dogs CNN."),
         backbone: BackboneName = typer.Option("mobilenet_v2", help="ImageNet backbone for --model transfer."),
         weights: Optional[str] = typer.Option(None, help="Backbone weights: a local .weights.h5 (no top), or 'imagenet' (downloads)."),
-        size: Optional[int] = typer.Option(defaults.size, min=32, help="Input size in pixels [default: 224 transfer, 128 CNN]."),
-        epochs: Optional[int] = typer.Option(defaults.epochs, min=1, help="[default: 30 head epochs transfer, 10 CNN]"),
+        size: Optional[int] = typer.Option(None, min=32, help=f"Input size in pixels [default: 224 transfer, {defaults.cnn_size} CNN]."),
+        epochs: Optional[int] = typer.Option(None, min=1, help=f"[default: 30 head epochs transfer, {defaults.cnn_epochs} CNN]"),
+        resize: Resize = typer.Option(defaults.resize, help="How photos become the model's square input (kept in the spec)."),
         batch_size: int = typer.Option(defaults.batch_size, min=1),
         learning_rate: float = typer.Option(1e-3, min=0),
         seed: int = typer.Option(0, help="Seeds the split, the initial weights and augmentation."),
@@ -66,13 +69,16 @@ def _recipe_command(recipe: str, defaults: Defaults, doc: str):
         fine_tune_epochs: int = typer.Option(defaults.fine_tune_epochs, min=0),
         fine_tune_learning_rate: float = typer.Option(1e-5, min=0),
         balance: Balance = typer.Option(defaults.balance, help="Class imbalance: class weights, or undersample the larger classes."),
-        grayscale: bool = typer.Option(defaults.grayscale, help="CNNs: one-channel input."),
+        grayscale: Optional[bool] = typer.Option(None, "--grayscale/--rgb", help=f"CNNs: one-channel input [default: "
+                                                 f"{'grayscale' if defaults.grayscale else 'rgb'}; transfer is always rgb]."),
     ):
         with user_errors():
             transfer = model.value == "transfer"
-            settings = Settings(model.value, size or (224 if transfer else 128), epochs or (30 if transfer else 10), batch_size,
-                                learning_rate, seed, backbone.value, weights, augment_passes, fine_tune, fine_tune_epochs,
-                                fine_tune_learning_rate, balance.value, grayscale)
+            grayscale = (defaults.grayscale and not transfer) if grayscale is None else grayscale
+            settings = Settings(model.value, size or (224 if transfer else defaults.cnn_size),
+                                epochs or (30 if transfer else defaults.cnn_epochs), batch_size, learning_rate, seed,
+                                backbone.value, weights, augment_passes, fine_tune, fine_tune_epochs, fine_tune_learning_rate,
+                                balance.value, grayscale, resize.value)
             metrics = run(recipe, data, out, settings)
             test, train = metrics["test"], metrics["train"]
             typer.echo(f"wrote {out}/ (model, metrics.json, report.md): test accuracy {test['accuracy']:.4f} on {test['images']} "

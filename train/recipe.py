@@ -40,6 +40,7 @@ class Settings:
     fine_tune_learning_rate: float = 1e-5
     balance: str = "none"  # "none", "weights" (class weights) or "undersample" (the majority classes)
     grayscale: bool = False  # one-channel input (CNNs only), as the reference cats-vs-dogs CNN
+    resize: str = "center_crop"  # or "stretch" (what Keras' image_dataset_from_directory does), "letterbox"
     test_fraction: float = 0.2
     validation_fraction: float = 0.1  # of the training images: curves and the best epoch
 
@@ -159,7 +160,7 @@ def _spec(recipe: str, settings: Settings, train_folder, train_dir: Path) -> Mod
                       scale=1 / 255, offset=0.0)
     return ModelSpec(
         task="binary" if len(train_folder.classes) == 2 else "multiclass", labels=tuple(train_folder.classes),
-        height=settings.size, width=settings.size, resize="center_crop", **pixels,
+        height=settings.size, width=settings.size, resize=settings.resize, **pixels,
     ).with_extra(recipe=recipe, architecture=settings.architecture if settings.architecture != "transfer" else settings.backbone,
                  toolkit_version=edge.__version__, train_data=str(train_dir.resolve()),
                  train_data_hash=_file_list_hash(train_folder.files))
