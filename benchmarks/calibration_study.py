@@ -22,8 +22,8 @@ app = typer.Typer(add_completion=False, help=__doc__)
 
 VARIANTS = {  # name -> function(model, spec, calibration, path)
     "tflite_int8": tflite_export.export_int8,
-    "onnx_int8 minmax": lambda m, s, c, p: onnx_export.quantize(m, s, c, p, method="minmax"),
-    "onnx_int8 percentile": lambda m, s, c, p: onnx_export.quantize(m, s, c, p, method="percentile"),
+    "onnx_int8 minmax": lambda m, s, c, p: onnx_export.quantize(m, s, c, p, method="minmax", reduce_range=True),
+    "onnx_int8 percentile": lambda m, s, c, p: onnx_export.quantize(m, s, c, p, method="percentile", reduce_range=True),
 }
 SUFFIX = {"tflite_int8": ".tflite"}
 

@@ -94,7 +94,7 @@ def quantize(
     config: Optional[Path] = typer.Option(None, help="TOML file with a [parity] table (max_drop, min_agreement) a CI job can commit."),
     json_summary: bool = typer.Option(False, "--json", help="Print the parity report as JSON instead of a table."),
     threads: Optional[int] = typer.Option(None, min=1, help="Threads for evaluating the exports."),
-    target: Target = typer.Option(Target.any, help="Device the int8 ONNX scheme is chosen for: any CPU (7-bit weights) "
+    target: Target = typer.Option(Target.any, help="Device the int8 ONNX scheme is chosen for: any CPU (u8 x u8: no saturation) "
                                   "or arm64 (8-bit; on x86 without VNNI the parity check here measures saturation)."),
 ):
     """Export MODEL.keras (int8 TFLite, fp32 and int8 ONNX by default), check each against the float model on

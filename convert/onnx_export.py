@@ -43,9 +43,9 @@ class _Reader:
 
 
 def quantize(model, spec: ModelSpec, calibration: np.ndarray, path: Path, method: str = "percentile",
-             reduce_range: bool = True) -> int:
-    """Static QDQ: activations uint8, weights int8 per channel; shape inference first, as onnxruntime recommends.
-    reduce_range (7-bit weights) avoids int16 overflow in x86 kernels without VNNI and costs nothing measurable here.
+             reduce_range: bool = False, weight_type: str = "QInt8") -> int:
+    """Static QDQ: activations uint8, weights per channel (QInt8, or QUInt8 for the U8U8 kernels that cannot
+    saturate); shape inference first, as onnxruntime recommends. reduce_range: 7-bit weights.
     Returns how many calibration images were used."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -62,21 +62,24 @@ def quantize(model, spec: ModelSpec, calibration: np.ndarray, path: Path, method
             quantize_static(
                 str(prepared), str(path), _Reader(calibration, INPUT_NAME),
                 quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=reduce_range,
-                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, calibrate_method=methods[method],
+                activation_type=QuantType.QUInt8, weight_type=QuantType[weight_type], calibrate_method=methods[method],
             )
-    embed_onnx_props(path, opset=str(OPSET), quantization=f"QDQ activations=QUInt8 weights=QInt8 per_channel "
+    embed_onnx_props(path, opset=str(OPSET), quantization=f"QDQ activations=QUInt8 weights={weight_type} per_channel "
                                                           f"reduce_range={reduce_range} calibration={method}",
                      calibration_images=str(len(calibration)))
     return len(calibration)
 
 
-TARGETS = {  # target device -> reduce_range
-    "any": True,  # 7-bit weights: no int16 overflow in x86 kernels without VNNI, so every CPU computes the same
-    "arm64": False,  # full 8-bit weights: ARM64 dot-product (and VNNI) kernels do not overflow
+TARGETS = {  # target device -> weight type, reduce_range
+    # U8U8: x86 AVX2 kernels without VNNI saturate int16 sums of u8 x s8 products; u8 x u8 cannot. Costs ~25% ONNX
+    # int8 latency on such x86, and is what keeps cats-dogs int8 within 1 point (7-bit s8 weights lost 1.7).
+    "any": ("QUInt8", False),
+    "arm64": ("QInt8", False),  # full 8-bit s8 weights: ARM64 dot-product (and VNNI) kernels do not overflow
 }
 
 
 def export_int8(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> None:
-    """The scheme that kept most accuracy on muffins (benchmarks/results/calibration_muffins.md): percentile
-    calibration, per-channel weights; reduce_range as the target in the spec (`convert quantize --target`) needs."""
-    quantize(model, spec, calibration, path, reduce_range=TARGETS[spec.extra.get("target", "any")])
+    """Percentile calibration and per-channel weights (benchmarks/results/calibration_muffins.md); the weight type
+    as the target in the spec (`convert quantize --target`) needs."""
+    weight_type, reduce_range = TARGETS[spec.extra.get("target", "any")]
+    quantize(model, spec, calibration, path, reduce_range=reduce_range, weight_type=weight_type)

@@ -9,8 +9,8 @@ sample=data/sample/muffin-chihuahua
 out=runs/demo
 mkdir -p "$out"
 
-train muffins --data "$sample" --model base_cnn --size 96 --epochs 15 --out "$out/muffins.keras"
-convert quantize "$out/muffins.keras" --data "$sample/test" --out-dir "$out/models"
+train muffins --data "$sample" --model base_cnn --size 96 --epochs 15 --out "$out/muffins"   # report: $out/muffins/report.md
+convert quantize "$out/muffins/muffins.keras" --data "$sample/test" --out-dir "$out/models"
 edge-classify --model "$out/models/muffins.tflite" --images "$sample/test" | tail -n 3
 edge-bench -m "$out/models/muffins.tflite" -m "$out/models/muffins.onnx" -m "$out/models/muffins.int8.onnx" \
     --data "$sample/test" --threads 1,2 --out "$out/bench"

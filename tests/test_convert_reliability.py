@@ -68,8 +68,8 @@ def test_out_dir_that_cannot_be_created(cli, trained, tmp_path):
     assert result.exit_code == 2 and "--out-dir" in result.output and "choose a writable folder" in result.output
 
 
-@pytest.mark.parametrize("target, reduce_range", [("any", True), ("arm64", False)])
-def test_onnx_int8_scheme_follows_the_target_and_is_recorded(cli, trained, tmp_path, target, reduce_range):
+@pytest.mark.parametrize("target, weights", [("any", "QUInt8"), ("arm64", "QInt8")])
+def test_onnx_int8_scheme_follows_the_target_and_is_recorded(cli, trained, tmp_path, target, weights):
     import json
 
     from convert.cli import app
@@ -82,5 +82,5 @@ def test_onnx_int8_scheme_follows_the_target_and_is_recorded(cli, trained, tmp_p
     assert result.exit_code == 0, result.output
     runner = runtime.load(tmp_path / "muffins.int8.onnx", 1)
     assert runner.spec.extra["target"] == target
-    assert f"reduce_range={reduce_range}" in runner.describe()["metadata"]["quantization"]
+    assert f"weights={weights} per_channel" in runner.describe()["metadata"]["quantization"]
     assert json.loads((tmp_path / "parity.json").read_text())["rows"][1]["format"] == "onnx_int8"

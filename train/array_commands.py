@@ -22,7 +22,7 @@ class FashionModel(str, Enum):
 
 
 FASHION = {  # builder, epochs, batch size, learning rate, augment, cosine decay
-    FashionModel.edge: (models.small_bn_cnn, 24, 128, 2e-3, True, True),
+    FashionModel.edge: (models.small_bn_cnn, 30, 128, 2e-3, True, True),
     FashionModel.reference_2conv: (models.two_conv_cnn, 10, 64, 1e-3, False, False),
     FashionModel.reference_3conv: (models.three_conv_cnn, 10, 64, 1e-3, False, False),
 }
@@ -41,8 +41,8 @@ def fashion(
     data: Optional[Path] = typer.Option(None, help=f"Folder of the four IDX .gz files [default: {fashion_mnist.DEBIAN_DIR}, "
                                         "from `apt install dataset-fashion-mnist`; else keras.datasets, online]"),
     out: Path = typer.Option(Path("runs/fashion"), help="Run folder to write."),
-    model: FashionModel = typer.Option(FashionModel.edge, help="edge: 132k-parameter BatchNorm CNN; or a reference CNN."),
-    epochs: Optional[int] = typer.Option(None, min=1, help="[default: 24 edge, 10 reference]"),
+    model: FashionModel = typer.Option(FashionModel.edge, help="edge: 107k-parameter BatchNorm CNN; or a reference CNN."),
+    epochs: Optional[int] = typer.Option(None, min=1, help="[default: 30 edge, 10 reference]"),
     batch_size: Optional[int] = typer.Option(None, min=1, help="[default: 128 edge, 64 reference]"),
     learning_rate: Optional[float] = typer.Option(None, min=0, help="[default: 0.002 edge (cosine decay), 0.001 reference]"),
     limit: int = typer.Option(0, min=0, help="Use only the first N training and N/6 test images (quick trials)."),

@@ -92,13 +92,21 @@ def three_conv_cnn(input_shape, num_classes: int) -> keras.Model:
     ], name="three_conv_cnn")
 
 
-def small_bn_cnn(input_shape, num_classes: int, widths=(32, "pool", 64, 64, "pool", 128), dropout: float = 0.3) -> keras.Model:
-    """Edge-sized: 3x3 conv + BatchNorm + ReLU stages with max-pooling, global average pooling, one dense layer.
-    The default has 132k parameters, about 140 KB as int8 TFLite."""
+def _separable_bn(x, filters: int):
+    x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False)(x)
+    return layers.ReLU()(layers.BatchNormalization()(x))
+
+
+def small_bn_cnn(input_shape, num_classes: int, widths=(32, "pool", 64, 64, "pool"), separable=(128, 128, 160),
+                 dropout: float = 0.3) -> keras.Model:
+    """Edge-sized: 3x3 conv + BatchNorm + ReLU stages with max-pooling, then depthwise-separable stages (depth for
+    few parameters), global average pooling, one dense layer. The default has 107k parameters (~120 KB as int8)."""
     inputs = keras.Input(input_shape)
     x = inputs
     for width in widths:
         x = layers.MaxPooling2D(2)(x) if width == "pool" else _conv_bn(x, width)
+    for width in separable:
+        x = _separable_bn(x, width)
     x = layers.Dropout(dropout)(layers.GlobalAveragePooling2D()(x))
     return keras.Model(inputs, output_layer(num_classes)(x), name="small_bn_cnn")
 
