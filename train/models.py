@@ -81,13 +81,14 @@ def two_conv_cnn(input_shape, num_classes: int) -> keras.Model:
 
 
 def three_conv_cnn(input_shape, num_classes: int) -> keras.Model:
-    """The reference's deeper variant: a third convolution (128) before the dense layer."""
+    """The reference's deeper variant: three 3x3 convolutions (32, 64, 128) with max-pooling, dense 128 with dropout.
+    Dropout only before the dense layers: with it after every convolution too, 10 epochs underfit (90.3%)."""
     return keras.Sequential([
         keras.Input(input_shape),
-        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2), layers.Dropout(0.25),
-        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2), layers.Dropout(0.25),
-        layers.Conv2D(128, 3, activation="relu"), layers.Dropout(0.25),
-        layers.Flatten(), layers.Dense(128, activation="relu"), layers.Dropout(0.5),
+        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2),
+        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2),
+        layers.Conv2D(128, 3, activation="relu"),
+        layers.Flatten(), layers.Dropout(0.25), layers.Dense(128, activation="relu"), layers.Dropout(0.5),
         output_layer(num_classes),
     ], name="three_conv_cnn")
 
