@@ -11,7 +11,7 @@ from pathlib import Path
 RESULTS = Path(__file__).parent / "results"
 NAMES = {"tflite_int8": "TFLite int8 (int8 I/O)", "tflite_int8_float_io": "TFLite int8 (float I/O)",
          "tflite_fp32": "TFLite fp32", "tflite_fp16": "TFLite fp16 weights", "tflite_dynamic": "TFLite dynamic-range",
-         "onnx": "ONNX fp32", "onnx_int8": "ONNX int8 QDQ (percentile, per-channel)"}
+         "onnx": "ONNX fp32", "onnx_int8": "ONNX int8 QDQ (u8 x u8, percentile, per-channel)"}
 
 
 def table(stem: str = "muffins_mobilenet_v2") -> str:

@@ -89,22 +89,36 @@ def test_classify_one_image_human_output(exported, cli):
     assert first[0] == str(image) and first[1] in ("chihuahua", "muffin")
 
 
-def test_classify_video_until_it_ends(exported, cli, tmp_path):
+@pytest.mark.parametrize("model", ["muffins.tflite", "muffins.onnx"])
+def test_classify_video_gives_the_labels_of_its_frames(exported, cli, tmp_path, model):
+    """The OpenCV video path (decode, BGR frames, preprocessing, runtime) labels each frame of a lossless video
+    exactly as the image path labels the same frames saved as PNG files."""
     import cv2
 
     from edge.classify import app
 
     out_dir, _ = exported
-    video = tmp_path / "clip.avi"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 160))
-    for path in sorted((SAMPLE / "test" / "muffin").iterdir())[:12]:
-        writer.write(cv2.resize(read_image(path), (160, 160)))
+    video, stills = tmp_path / "clip.avi", tmp_path / "stills"
+    stills.mkdir()
+    paths = [p for pair in zip(sorted((SAMPLE / "test" / "muffin").iterdir())[:6],
+                               sorted((SAMPLE / "test" / "chihuahua").iterdir())[:6]) for p in pair]
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"FFV1"), 10, (200, 160))
+    for i, path in enumerate(paths):
+        frame = cv2.resize(read_image(path), (200, 160))
+        writer.write(frame)
+        cv2.imwrite(str(stills / f"{i:02d}.png"), frame)
     writer.release()
-    result = cli.invoke(app, ["--model", str(out_dir / "muffins.onnx"), "--video", str(video), "--json"])
+
+    result = cli.invoke(app, ["--model", str(out_dir / model), "--video", str(video), "--json"])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout.splitlines()[-1])["summary"]
-    assert summary["frames"] == 12 and "gave no more frames" in summary["ended"]
-    limited = cli.invoke(app, ["--model", str(out_dir / "muffins.onnx"), "--video", str(video), "--max-frames", "5", "--json"])
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert lines[-1]["summary"]["frames"] == 12 and "gave no more frames" in lines[-1]["summary"]["ended"]
+    from_images = cli.invoke(app, ["--model", str(out_dir / model), "--images", str(stills), "--json"])
+    expected = [json.loads(line) for line in from_images.stdout.splitlines()][:-1]
+    assert [f["label"] for f in lines[:-1]] == [f["label"] for f in expected]
+    assert [f["score"] for f in lines[:-1]] == pytest.approx([f["score"] for f in expected], abs=1e-6)
+    assert {f["label"] for f in expected} == {"chihuahua", "muffin"}  # known images of both classes, told apart
+    limited = cli.invoke(app, ["--model", str(out_dir / model), "--video", str(video), "--max-frames", "5", "--json"])
     assert json.loads(limited.stdout.splitlines()[-1])["summary"]["frames"] == 5
 
 
