@@ -73,6 +73,18 @@ def test_camera_that_does_not_open(classify, exported):
     assert result.exit_code == 2 and "camera 97 did not open" in _error_line(result)
 
 
+@pytest.mark.parametrize("flag, advice", [("--camera", "is another program using it?"),
+                                          ("--video", "it is empty or its codec is not supported")])
+def test_source_that_opens_but_gives_no_frame(classify, exported, tmp_path, flag, advice):
+    import cv2
+
+    out_dir, _ = exported
+    empty = tmp_path / "empty.avi"  # a real container OpenCV opens, with no frame in it (as a busy camera behaves)
+    cv2.VideoWriter(str(empty), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48)).release()
+    result = classify("--model", out_dir / "muffins.tflite", flag, empty)
+    assert result.exit_code == 2 and "opened but gave no frame" in _error_line(result) and advice in _error_line(result)
+
+
 def test_video_that_cannot_be_decoded(classify, exported, tmp_path):
     out_dir, _ = exported
     video = tmp_path / "clip.mp4"
