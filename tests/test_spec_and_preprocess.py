@@ -125,3 +125,18 @@ def test_center_crop_resizes_only_the_crop():
     image[:, 80:560] = 200  # the centre square the model sees; the sides are cropped away
     out = _resize(image, 224, 224, "center_crop")
     assert out.shape == (224, 224, 3) and (out == 200).all()
+
+
+def test_large_shrinks_average_blocks_then_finish_bilinearly():
+    import cv2
+
+    from edge.preprocess import _scaled
+
+    photo = cv2.resize(read_image(sorted((SAMPLE / "test" / "muffin").iterdir())[0]), (480, 480))
+    exact = cv2.resize(photo, (224, 224), interpolation=cv2.INTER_AREA)
+    fast = _scaled(photo, 224, 224)
+    assert fast.shape == exact.shape and np.abs(fast.astype(int) - exact).mean() < 1.5  # grey levels
+    whole = cv2.resize(photo, (240, 240), interpolation=cv2.INTER_AREA)  # a whole factor is plain block averaging
+    assert np.array_equal(_scaled(photo, 240, 240), whole)
+    small = photo[:300, :300]  # under 2x: INTER_AREA as before
+    assert np.array_equal(_scaled(small, 224, 224), cv2.resize(small, (224, 224), interpolation=cv2.INTER_AREA))
