@@ -23,7 +23,9 @@ def table(stem: str = "muffins_mobilenet_v2") -> str:
              "|---|---|---|---|---|---|---|"]
     for row in parity["rows"]:
         if row["status"] == "reference":
-            lines.append(f"| Keras float | {row['file']} | {row['size_mb']:.2f} | {row['accuracy']:.2f}% | — | — | — |")
+            keras = [ours.get(("keras", n)) for n in (1, 2)]
+            latency = f"{keras[0]['median_ms']:.1f} / {keras[1]['median_ms']:.1f}" if all(keras) else "—"
+            lines.append(f"| Keras float | {row['file']} | {row['size_mb']:.2f} | {row['accuracy']:.2f}% | — | {latency} | — |")
             continue
         one, two = ours[(row["format"], 1)], ours[(row["format"], 2)]
         overhead = (f"{one['overhead_vs_direct']:.3f} / {two['overhead_vs_direct']:.3f}"

@@ -17,7 +17,7 @@ convert quantize "$runs/mobilenet_v2/muffins.keras" --data "$data/test" --out-di
     --formats tflite_int8,tflite_int8_float_io,tflite_fp32,tflite_fp16,tflite_dynamic,onnx,onnx_int8
 cp "$runs/mobilenet_v2/metrics.json" "$results/muffins_mobilenet_v2_metrics.json"
 cp "$runs/mobilenet_v2/models/parity.json" "$results/muffins_mobilenet_v2_parity.json"
-models=()
+models=(-m "$runs/mobilenet_v2/muffins.keras")  # the float reference row
 for file in "$runs"/mobilenet_v2/models/muffins*.tflite "$runs"/mobilenet_v2/models/muffins*.onnx; do models+=(-m "$file"); done
 edge-bench "${models[@]}" --data "$data/test" --threads 1,2 --direct --out "$results/muffins_mobilenet_v2"
 edge-bench pipeline -m "$runs/mobilenet_v2/models/muffins.tflite" -m "$runs/mobilenet_v2/models/muffins.int8.onnx" --images "$data/test" \
