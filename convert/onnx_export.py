@@ -70,16 +70,15 @@ def quantize(model, spec: ModelSpec, calibration: np.ndarray, path: Path, method
     return len(calibration)
 
 
-TARGETS = {  # target device -> weight type, reduce_range
+TARGETS = {  # target device -> weight type (both full 8-bit)
     # U8U8: x86 AVX2 kernels without VNNI saturate int16 sums of u8 x s8 products; u8 x u8 cannot. Costs ~25% ONNX
     # int8 latency on such x86, and is what keeps cats-dogs int8 within 1 point (7-bit s8 weights lost 1.7).
-    "any": ("QUInt8", False),
-    "arm64": ("QInt8", False),  # full 8-bit s8 weights: ARM64 dot-product (and VNNI) kernels do not overflow
+    "any": "QUInt8",
+    "arm64": "QInt8",  # s8 weights: ARM64 dot-product (and VNNI) kernels do not overflow
 }
 
 
 def export_int8(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> None:
     """Percentile calibration and per-channel weights (benchmarks/results/calibration_muffins.md); the weight type
     as the target in the spec (`convert quantize --target`) needs."""
-    weight_type, reduce_range = TARGETS[spec.extra.get("target", "any")]
-    quantize(model, spec, calibration, path, reduce_range=reduce_range, weight_type=weight_type)
+    quantize(model, spec, calibration, path, weight_type=TARGETS[spec.extra.get("target", "any")])
