@@ -49,6 +49,16 @@ def test_fashion_reads_idx_files_and_its_int8_export_keeps_accuracy(cli, tmp_pat
     assert int8_row["drop"] <= 1.0 and int8_row["agreement"] >= 98
 
 
+def test_fashion_edge_model_trains_with_shifts_and_flips(cli, tmp_path):
+    run = tmp_path / "fashion-edge"
+    _train(cli, "fashion", "--data", generated.fashion_folder(tmp_path / "idx"), "--epochs", "3", "--batch-size", "16",
+           "--out", run)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["settings"]["model"] == "edge" and metrics["settings"]["augment"] == 0.05 and metrics["settings"]["cosine"]
+    assert metrics["parameters"] < 120_000 and len(metrics["epoch_seconds"]) == 3
+    assert metrics["history"]["accuracy"][-1] > 0.3, "learns on shifted, flipped batches (BatchNorm statistics need more steps)"
+
+
 @pytest.mark.parametrize("damage", ["truncated", "not_idx"])
 def test_fashion_damaged_idx_file(cli, tmp_path, damage):
     from train.cli import app
@@ -173,5 +183,5 @@ def test_cats_dogs_grayscale_cnn_with_undersampling(cli, tmp_path):
     result = _train(cli, "cats-dogs", "--data", data, "--size", "48", "--epochs", "2", "--balance", "undersample", "--out", run)
     assert "undersampled to" in result.output
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["settings"]["grayscale"] and "train_test_gap" in metrics
+    assert metrics["settings"]["grayscale"] and metrics["settings"]["cosine"] and "train_test_gap" in metrics
     assert (run / "cats_dogs.keras").is_file()

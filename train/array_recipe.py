@@ -30,7 +30,7 @@ class ArraySettings:
     seed: int = 0
     folds: int = 0  # 0: evaluate on the given test split
     validation_fraction: float = 0.1  # of the training part: curves and the best epoch
-    augment: bool = False  # random shifts and horizontal flips
+    augment: float = 0.0  # random shifts of up to this fraction of the size, and horizontal flips; 0: none
     cosine: bool = False  # cosine learning-rate decay to zero over the run
 
 
@@ -53,7 +53,7 @@ def _dataset(x, y, settings: ArraySettings, seed: int):
 
     data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=seed).batch(settings.batch_size)
     if settings.augment:
-        shift = layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed)
+        shift = layers.RandomTranslation(settings.augment, settings.augment, fill_mode="constant", seed=seed)
         flip = layers.RandomFlip("horizontal", seed=seed)
         data = data.map(lambda a, b: (flip(shift(a, training=True), training=True), b))
     return data.prefetch(tf.data.AUTOTUNE)

@@ -30,6 +30,7 @@ class Defaults:
     model: str = "transfer"
     cnn_size: int = 128  # transfer learning always defaults to 224
     cnn_epochs: int = 10  # transfer learning defaults to 30 head epochs
+    cnn_cosine: bool = False  # cosine learning-rate decay for the CNN (transfer heads keep a constant rate)
     batch_size: int = 32
     resize: str = "center_crop"
     grayscale: bool = False
@@ -41,7 +42,8 @@ class Defaults:
 
 RECIPES = {
     "muffins": (Defaults(), "Muffin vs Chihuahua (reference: base CNN 82.5%, VGG16 transfer 98.0%)."),
-    "cats-dogs": (Defaults(model="cats_dogs_cnn", cnn_size=150, cnn_epochs=60, grayscale=True, resize="stretch"),
+    "cats-dogs": (Defaults(model="cats_dogs_cnn", cnn_size=150, cnn_epochs=80, cnn_cosine=True, grayscale=True, resize="stretch",
+                           augment_passes=2, fine_tune=12),
                   "Cats vs dogs: the reference 150x150 grayscale CNN (80.3%), or --model transfer."),
     "butterflies": (Defaults(balance="weights", augment_passes=3, fine_tune=12, fine_tune_epochs=10),
                     "Butterfly species: transfer learning with class weights and fine-tuning (reference: ResNet-50)."),
@@ -75,10 +77,11 @@ def _recipe_command(recipe: str, defaults: Defaults, doc: str):
         with user_errors():
             transfer = model.value == "transfer"
             grayscale = (defaults.grayscale and not transfer) if grayscale is None else grayscale
+            passes, tuned = (augment_passes, fine_tune) if transfer else (0, 0)  # options of transfer learning only
             settings = Settings(model.value, size or (224 if transfer else defaults.cnn_size),
                                 epochs or (30 if transfer else defaults.cnn_epochs), batch_size, learning_rate, seed,
-                                backbone.value, weights, augment_passes, fine_tune, fine_tune_epochs, fine_tune_learning_rate,
-                                balance.value, grayscale, resize.value)
+                                backbone.value, weights, passes, tuned, fine_tune_epochs, fine_tune_learning_rate,
+                                balance.value, grayscale, resize.value, cosine=defaults.cnn_cosine and not transfer)
             metrics = run(recipe, data, out, settings)
             test, train = metrics["test"], metrics["train"]
             typer.echo(f"wrote {out}/ (model, metrics.json, report.md): test accuracy {test['accuracy']:.4f} on {test['images']} "

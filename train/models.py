@@ -114,14 +114,16 @@ def small_bn_cnn(input_shape, num_classes: int, widths=(32, "pool", 64, 64, "poo
 
 def cats_dogs_cnn(input_shape, num_classes: int) -> keras.Model:
     """The reference cats-vs-dogs CNN shape (150x150 grayscale in): four conv + max-pool stages, dense 256, dropout.
-    BatchNorm after each convolution is our addition: without it, 60 epochs on 1,440 images reached 75.0%."""
-    inputs = keras.Input(input_shape)
-    x = inputs
-    for filters in (32, 32, 64, 64):
-        x = layers.MaxPooling2D(2)(_conv_bn(x, filters))
-    x = layers.Dropout(0.5)(layers.Flatten()(x))
-    x = layers.Dropout(0.5)(layers.Dense(256, activation="relu")(x))
-    return keras.Model(inputs, output_layer(num_classes)(x), name="cats_dogs_cnn")
+    (BatchNorm after each convolution doubled the epoch time and left validation at chance for 7 epochs.)"""
+    return keras.Sequential([
+        keras.Input(input_shape),
+        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2),
+        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2),
+        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2),
+        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2),
+        layers.Flatten(), layers.Dropout(0.5), layers.Dense(256, activation="relu"), layers.Dropout(0.5),
+        output_layer(num_classes),
+    ], name="cats_dogs_cnn")
 
 
 def regression_cnn(input_shape) -> keras.Model:

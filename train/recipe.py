@@ -43,6 +43,7 @@ class Settings:
     resize: str = "center_crop"  # or "stretch" (what Keras' image_dataset_from_directory does), "letterbox"
     test_fraction: float = 0.2
     validation_fraction: float = 0.1  # of the training images: curves and the best epoch
+    cosine: bool = False  # CNNs: cosine learning-rate decay to zero over the run
 
 
 def _file_list_hash(files: list[Path]) -> str:
@@ -92,11 +93,14 @@ def _compile(model, rate: float, num_classes: int):
 
 
 def _train_cnn(split: datasets.Split, spec: ModelSpec, settings: Settings, train_idx, val_idx, class_weight):
+    import keras
     import tensorflow as tf
 
     build = lambda: CNNS[settings.architecture](spec.input_shape, len(spec.labels))  # noqa: E731
     model = build()
-    _compile(model, settings.learning_rate, len(spec.labels))
+    steps = settings.epochs * int(np.ceil(len(train_idx) / settings.batch_size))
+    _compile(model, keras.optimizers.schedules.CosineDecay(settings.learning_rate, steps) if settings.cosine
+             else settings.learning_rate, len(spec.labels))
     augment = models.augmentation(settings.seed)
     train = (tf.data.Dataset.from_tensor_slices((normalize(split.train_x[train_idx], spec), split.train_y[train_idx]))
              .shuffle(len(train_idx), seed=settings.seed)
