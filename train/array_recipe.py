@@ -66,8 +66,7 @@ def _train_one(build, x, y, spec: ModelSpec, settings: ArraySettings, seed: int)
     keras.utils.set_random_seed(seed)
     train_idx, val_idx = fit.validation_split(y, settings.validation_fraction, seed, stratify=spec.task != "regression")
     model = build()
-    steps = settings.epochs * int(np.ceil(len(train_idx) / settings.batch_size))
-    rate = keras.optimizers.schedules.CosineDecay(settings.learning_rate, steps) if settings.cosine else settings.learning_rate
+    rate = fit.learning_rate(settings.learning_rate, settings.cosine, settings.epochs, len(train_idx), settings.batch_size)
     metrics = ["mae"] if spec.task == "regression" else ["accuracy"]
     model.compile(optimizer=keras.optimizers.Adam(rate), loss=_loss(spec), metrics=metrics)
     outcome = fit.fit(model, _dataset(x[train_idx], y[train_idx], settings, seed), (x[val_idx], y[val_idx]),

@@ -69,6 +69,12 @@ def fit(model: keras.Model, train, validation=None, callbacks=(), **fit_args) ->
     return Outcome(logs, best.epoch_seconds, best.best_epoch, interrupted)
 
 
+def learning_rate(rate: float, cosine: bool, epochs: int, examples: int, batch_size: int):
+    """RATE, or a cosine decay from RATE to zero over the run's optimizer steps."""
+    steps = epochs * math.ceil(examples / batch_size)
+    return keras.optimizers.schedules.CosineDecay(rate, steps) if cosine else rate
+
+
 def validation_split(targets: np.ndarray, fraction: float, seed: int, stratify: bool = True):
     """(train indices, validation indices), stratified by class for classification; a class with a single
     example keeps it for training."""

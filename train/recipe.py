@@ -93,14 +93,12 @@ def _compile(model, rate: float, num_classes: int):
 
 
 def _train_cnn(split: datasets.Split, spec: ModelSpec, settings: Settings, train_idx, val_idx, class_weight):
-    import keras
     import tensorflow as tf
 
     build = lambda: CNNS[settings.architecture](spec.input_shape, len(spec.labels))  # noqa: E731
     model = build()
-    steps = settings.epochs * int(np.ceil(len(train_idx) / settings.batch_size))
-    _compile(model, keras.optimizers.schedules.CosineDecay(settings.learning_rate, steps) if settings.cosine
-             else settings.learning_rate, len(spec.labels))
+    rate = fit.learning_rate(settings.learning_rate, settings.cosine, settings.epochs, len(train_idx), settings.batch_size)
+    _compile(model, rate, len(spec.labels))
     augment = models.augmentation(settings.seed)
     train = (tf.data.Dataset.from_tensor_slices((normalize(split.train_x[train_idx], spec), split.train_y[train_idx]))
              .shuffle(len(train_idx), seed=settings.seed)
