@@ -172,6 +172,17 @@ def test_butterflies_fine_tunes_with_class_weights(cli, tmp_path, pretrained_mob
         "the saved model scores what training measured through the cached features"
 
 
+def test_cats_dogs_default_batchnorm_cnn_keeps_its_accuracy_as_int8(cli, tmp_path):
+    run = tmp_path / "cats-dogs-bn"
+    _train(cli, "cats-dogs", "--data", SAMPLE, "--size", "64", "--epochs", "3", "--out", run)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["settings"]["architecture"] == "cats_dogs_bn_cnn" and metrics["settings"]["grayscale"]
+    parity = _quantize(cli, run / "cats_dogs.keras", SAMPLE / "test", tmp_path, "tflite_int8")
+    float_row, int8_row = parity["rows"]
+    assert float_row["accuracy"] == pytest.approx(100 * metrics["test"]["accuracy"], abs=0.01)
+    assert int8_row["max_abs_diff"] < 0.05 and int8_row["agreement"] >= 90, "BatchNorm folds into the int8 convolutions"
+
+
 def test_cats_dogs_grayscale_cnn_with_undersampling(cli, tmp_path):
     import shutil
 
@@ -180,8 +191,10 @@ def test_cats_dogs_grayscale_cnn_with_undersampling(cli, tmp_path):
     for extra in sorted((data / "train" / "muffin").iterdir())[:40]:
         extra.unlink()  # 100 chihuahuas, 60 muffins
     run = tmp_path / "cats-dogs"
-    result = _train(cli, "cats-dogs", "--data", data, "--size", "48", "--epochs", "2", "--balance", "undersample", "--out", run)
+    result = _train(cli, "cats-dogs", "--data", data, "--model", "cats_dogs_cnn", "--size", "48", "--epochs", "2",
+                    "--balance", "undersample", "--out", run)
     assert "undersampled to" in result.output
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["settings"]["grayscale"] and metrics["settings"]["cosine"] and "train_test_gap" in metrics
+    assert metrics["settings"]["architecture"] == "cats_dogs_cnn" and metrics["settings"]["grayscale"]
+    assert metrics["settings"]["cosine"] and "train_test_gap" in metrics
     assert (run / "cats_dogs.keras").is_file()
