@@ -112,29 +112,19 @@ def small_bn_cnn(input_shape, num_classes: int, widths=(32, "pool", 64, 64, "poo
     return keras.Model(inputs, output_layer(num_classes)(x), name="small_bn_cnn")
 
 
-def cats_dogs_cnn(input_shape, num_classes: int) -> keras.Model:
-    """The reference cats-vs-dogs CNN shape (150x150 grayscale in): four conv + max-pool stages, dense 256, dropout."""
-    return keras.Sequential([
-        keras.Input(input_shape),
-        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2),
-        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2),
-        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2),
-        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2),
-        layers.Flatten(), layers.Dropout(0.5), layers.Dense(256, activation="relu"), layers.Dropout(0.5),
-        output_layer(num_classes),
-    ], name="cats_dogs_cnn")
-
-
-def cats_dogs_bn_cnn(input_shape, num_classes: int) -> keras.Model:
-    """The reference cats-vs-dogs CNN with BatchNorm after the second to fourth convolutions (after the first, at
-    148x148x32, it doubles the epoch time on CPU). BatchNorm momentum 0.9: at ~45 steps an epoch, the default 0.99
-    leaves the inference statistics stale and validation at chance for epochs."""
+def cats_dogs_cnn(input_shape, num_classes: int, batch_norm: bool = False) -> keras.Model:
+    """The reference cats-vs-dogs CNN shape (150x150 grayscale in): four conv + max-pool stages, dense 256, dropout.
+    BATCH_NORM adds BatchNorm after the second to fourth convolutions (after the first, at 148x148x32, it doubles the
+    epoch time on CPU), with momentum 0.9: at ~45 steps an epoch, the default 0.99 leaves the inference statistics
+    stale and validation at chance for epochs."""
     inputs = keras.Input(input_shape)
     x = layers.MaxPooling2D(2)(layers.Conv2D(32, 3, activation="relu")(inputs))
     for width in (32, 64, 64):
-        x = layers.MaxPooling2D(2)(_conv_bn(x, width, padding="valid", momentum=0.9))
+        x = _conv_bn(x, width, padding="valid", momentum=0.9) if batch_norm else layers.Conv2D(width, 3, activation="relu")(x)
+        x = layers.MaxPooling2D(2)(x)
     x = layers.Dense(256, activation="relu")(layers.Dropout(0.5)(layers.Flatten()(x)))
-    return keras.Model(inputs, output_layer(num_classes)(layers.Dropout(0.5)(x)), name="cats_dogs_bn_cnn")
+    name = "cats_dogs_bn_cnn" if batch_norm else "cats_dogs_cnn"
+    return keras.Model(inputs, output_layer(num_classes)(layers.Dropout(0.5)(x)), name=name)
 
 
 def regression_cnn(input_shape) -> keras.Model:

@@ -8,6 +8,7 @@ import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,8 @@ from edge.spec import ModelSpec
 from train import backbones, evaluation, fit, models, run_folder
 from train import data as datasets
 
-CNNS = {"base_cnn": models.base_cnn, "cats_dogs_cnn": models.cats_dogs_cnn, "cats_dogs_bn_cnn": models.cats_dogs_bn_cnn}
+CNNS = {"base_cnn": models.base_cnn, "cats_dogs_cnn": models.cats_dogs_cnn,
+        "cats_dogs_bn_cnn": partial(models.cats_dogs_cnn, batch_norm=True)}
 
 
 @dataclass(frozen=True)
