@@ -49,14 +49,29 @@ def test_fashion_reads_idx_files_and_its_int8_export_keeps_accuracy(cli, tmp_pat
     assert int8_row["drop"] <= 1.0 and int8_row["agreement"] >= 98
 
 
-def test_fashion_edge_model_trains_with_shifts_and_flips(cli, tmp_path):
+def test_fashion_edge_model_trains_with_shifts_flips_and_erasing(cli, tmp_path):
     run = tmp_path / "fashion-edge"
     _train(cli, "fashion", "--data", generated.fashion_folder(tmp_path / "idx"), "--epochs", "3", "--batch-size", "16",
-           "--out", run)
+           "--erasing", "0.5", "--out", run)
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["settings"]["model"] == "edge" and metrics["settings"]["augment"] == 0.05 and metrics["settings"]["cosine"]
+    settings = metrics["settings"]
+    assert settings["model"] == "edge" and settings["augment"] == 0.05 and settings["erasing"] == 0.5 and settings["cosine"]
     assert metrics["parameters"] < 120_000 and len(metrics["epoch_seconds"]) == 3
-    assert metrics["history"]["accuracy"][-1] > 0.3, "learns on shifted, flipped batches (BatchNorm statistics need more steps)"
+    assert metrics["history"]["accuracy"][-1] > 0.3, "learns on shifted, flipped, erased batches (BatchNorm statistics need more steps)"
+
+
+def test_random_erasing_replaces_one_rectangle_in_about_the_asked_share_of_images():
+    from train.array_recipe import ArraySettings, _dataset
+
+    x, y = np.full((512, 28, 28, 1), 0.5, np.float32), np.arange(512) % 10
+    for probability in (0.5, 1.0):
+        settings = ArraySettings("edge", epochs=1, batch_size=128, learning_rate=1e-3, erasing=probability)
+        batches = list(_dataset(x, y, settings, seed=0).as_numpy_iterator())
+        images, labels = np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
+        erased = (images != 0.5).mean(axis=(1, 2, 3))
+        assert sorted(labels) == sorted(y) and images.min() >= 0 and images.max() <= 1
+        assert abs((erased > 0).mean() - probability) < 0.08
+        assert 0.01 < np.median(erased[erased > 0]) < 0.35, "a patch of 2-33% of the image"
 
 
 @pytest.mark.parametrize("damage", ["truncated", "not_idx"])

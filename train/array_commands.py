@@ -21,10 +21,10 @@ class FashionModel(str, Enum):
     reference_3conv = "reference_3conv"
 
 
-FASHION = {  # builder, epochs, batch size, learning rate, random shifts (fraction of 28 px; 0: no augmentation), cosine decay
-    FashionModel.edge: (models.small_bn_cnn, 40, 128, 2e-3, 0.05, True),
-    FashionModel.reference_2conv: (models.two_conv_cnn, 10, 64, 1e-3, 0.0, False),
-    FashionModel.reference_3conv: (models.three_conv_cnn, 10, 64, 1e-3, 0.0, False),
+FASHION = {  # builder and default settings; augment: random shifts (fraction of 28 px) and flips
+    FashionModel.edge: (models.small_bn_cnn, dict(epochs=40, batch_size=128, learning_rate=2e-3, augment=0.05, cosine=True)),
+    FashionModel.reference_2conv: (models.two_conv_cnn, dict(epochs=10, batch_size=64, learning_rate=1e-3)),
+    FashionModel.reference_3conv: (models.three_conv_cnn, dict(epochs=10, batch_size=64, learning_rate=1e-3)),
 }
 
 
@@ -45,6 +45,7 @@ def fashion(
     epochs: Optional[int] = typer.Option(None, min=1, help="[default: 40 edge, 10 reference]"),
     batch_size: Optional[int] = typer.Option(None, min=1, help="[default: 128 edge, 64 reference]"),
     learning_rate: Optional[float] = typer.Option(None, min=0, help="[default: 0.002 edge (cosine decay), 0.001 reference]"),
+    erasing: Optional[float] = typer.Option(None, min=0, max=1, help="Probability of random erasing of a rectangle (measured no help for the edge model) [default: 0]"),
     limit: int = typer.Option(0, min=0, help="Use only the first N training and N/6 test images (quick trials)."),
     seed: int = typer.Option(0),
 ):
@@ -53,9 +54,9 @@ def fashion(
         train_x, train_y, test_x, test_y, source = fashion_mnist.load(data)
         if limit:
             train_x, train_y, test_x, test_y = train_x[:limit], train_y[:limit], test_x[:max(10, limit // 6)], test_y[:max(10, limit // 6)]
-        build, default_epochs, default_batch, default_rate, augment, cosine = FASHION[model]
-        settings = ArraySettings(model.value, epochs or default_epochs, batch_size or default_batch,
-                                 learning_rate or default_rate, seed, augment=augment, cosine=cosine)
+        build, defaults = FASHION[model]
+        given = dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, erasing=erasing)
+        settings = ArraySettings(model.value, seed=seed, **(defaults | {k: v for k, v in given.items() if v is not None}))
         spec = ModelSpec("multiclass", fashion_mnist.LABELS, 28, 28, 1, "gray", "stretch", 1 / 255, 0.0)
         metrics = run("fashion", Arrays(train_x, train_y, test_x, test_y, source), spec,
                       partial(build, spec.input_shape, len(spec.labels)), settings, out)

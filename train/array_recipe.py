@@ -32,6 +32,7 @@ class ArraySettings:
     validation_fraction: float = 0.1  # of the training part: curves and the best epoch
     augment: float = 0.0  # random shifts of up to this fraction of the size, and horizontal flips; 0: none
     cosine: bool = False  # cosine learning-rate decay to zero over the run
+    erasing: float = 0.0  # probability of replacing a random rectangle (2-33% of the image) with noise; 0: never
 
 
 @dataclass
@@ -56,6 +57,9 @@ def _dataset(x, y, settings: ArraySettings, seed: int):
         shift = layers.RandomTranslation(settings.augment, settings.augment, fill_mode="constant", seed=seed)
         flip = layers.RandomFlip("horizontal", seed=seed)
         data = data.map(lambda a, b: (flip(shift(a, training=True), training=True), b))
+    if settings.erasing:  # random erasing (Zhong et al. 2017), on inputs already scaled to [0, 1]
+        erase = layers.RandomErasing((settings.erasing, settings.erasing), value_range=(0, 1), seed=seed)
+        data = data.map(lambda a, b: (erase(a, training=True), b))
     return data.prefetch(tf.data.AUTOTUNE)
 
 
