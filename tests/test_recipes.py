@@ -59,14 +59,16 @@ def test_fashion_edge_model_trains_with_shifts_flips_and_erasing(cli, tmp_path):
     assert metrics["parameters"] < 120_000 and len(metrics["epoch_seconds"]) == 3
     assert metrics["history"]["accuracy"][-1] > 0.3, "learns on shifted, flipped, erased batches (BatchNorm statistics need more steps)"
 
-    from convert import examples, keras_file, metadata, tflite_export
+    from convert import examples, keras_file
+    from convert.export import export_and_check
+    from convert.parity import Thresholds
 
     model, spec = keras_file.load(run / "fashion.keras")
     assert model.layers[-5].kernel_size == (7, 7), "a depthwise convolution as large as the last 7x7 map pools it"
-    tflite = tmp_path / "edge.tflite"
-    tflite_export.export_int8(model, spec, examples.calibration(run / "test.npz", spec, 50), tflite)
-    metadata.embed_file(tflite, spec)
-    assert tflite.stat().st_size <= 150_000, "the edge target: int8 in 150 KB, preprocessing metadata included"
+    test = examples.load(run / "test.npz", spec)
+    row = export_and_check("tflite_int8", model, spec, examples.calibration(run / "test.npz", spec, 50), test,
+                           model.predict(test.inputs, verbose=0), Thresholds(), tmp_path, "fashion", None)
+    assert row["size_mb"] * 1e6 <= 150_000, "the edge target: int8 in 150 KB as `convert quantize` writes it, metadata included"
 
 
 def test_random_erasing_replaces_one_rectangle_in_about_the_asked_share_of_images():
