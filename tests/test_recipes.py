@@ -71,6 +71,20 @@ def test_fashion_edge_model_trains_with_shifts_flips_and_erasing(cli, tmp_path):
     assert row["size_mb"] * 1e6 <= 150_000, "the edge target: int8 in 150 KB as `convert quantize` writes it, metadata included"
 
 
+def test_fashion_label_smoothing_and_no_validation_share(cli, tmp_path):
+    run = tmp_path / "fashion-smoothed"
+    _train(cli, "fashion", "--data", generated.fashion_folder(tmp_path / "idx"), "--model", "reference_2conv", "--epochs", "6",
+           "--label-smoothing", "0.2", "--validation", "0", "--out", run)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["settings"]["label_smoothing"] == 0.2 and metrics["settings"]["validation_fraction"] == 0
+    history = metrics["history"]
+    assert not any(key.startswith("val_") for key in history), "every training image trains: no validation curves"
+    assert history["accuracy"][-1] > 0.9 and metrics["test"]["accuracy"] > 0.8
+    # the smoothed target (0.82 on the true class, 0.02 elsewhere) has entropy 0.87: the loss cannot go below it
+    assert min(history["loss"]) > 0.85
+    assert metrics["best_epoch"] == int(np.argmin(history["loss"])) + 1, "without validation, the lowest training loss"
+
+
 def test_random_erasing_replaces_one_rectangle_in_about_the_asked_share_of_images():
     from train.array_recipe import ArraySettings, _dataset
 

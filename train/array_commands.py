@@ -46,6 +46,9 @@ def fashion(
     batch_size: Optional[int] = typer.Option(None, min=1, help="[default: 128 edge, 64 reference]"),
     learning_rate: Optional[float] = typer.Option(None, min=0, help="[default: 0.002 edge (cosine decay), 0.001 reference]"),
     erasing: Optional[float] = typer.Option(None, min=0, max=1, help="Probability of random erasing of a rectangle (measured no help for the edge model) [default: 0]"),
+    label_smoothing: Optional[float] = typer.Option(None, min=0, max=0.5, help="Label smoothing of the training targets [default: 0]"),
+    validation: float = typer.Option(0.1, min=0, max=0.5, help="Share of the training images held out for the curves and the "
+                                     "best epoch; 0: train on all of them and keep the last epoch"),
     limit: int = typer.Option(0, min=0, help="Use only the first N training and N/6 test images (quick trials)."),
     seed: int = typer.Option(0),
 ):
@@ -55,8 +58,8 @@ def fashion(
         if limit:
             train_x, train_y, test_x, test_y = train_x[:limit], train_y[:limit], test_x[:max(10, limit // 6)], test_y[:max(10, limit // 6)]
         build, defaults = FASHION[model]
-        given = dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, erasing=erasing)
-        settings = ArraySettings(model.value, seed=seed, **(defaults | {k: v for k, v in given.items() if v is not None}))
+        given = dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, erasing=erasing, label_smoothing=label_smoothing)
+        settings = ArraySettings(model.value, seed=seed, validation_fraction=validation, **(defaults | {k: v for k, v in given.items() if v is not None}))
         spec = ModelSpec("multiclass", fashion_mnist.LABELS, 28, 28, 1, "gray", "stretch", 1 / 255, 0.0)
         metrics = run("fashion", Arrays(train_x, train_y, test_x, test_y, source), spec,
                       partial(build, spec.input_shape, len(spec.labels)), settings, out)

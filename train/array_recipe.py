@@ -33,6 +33,7 @@ class ArraySettings:
     augment: float = 0.0  # random shifts of up to this fraction of the size, and horizontal flips; 0: none
     cosine: bool = False  # cosine learning-rate decay to zero over the run
     erasing: float = 0.0  # probability of replacing a random rectangle (2-33% of the image) with noise; 0: never
+    label_smoothing: float = 0.0  # multiclass: train towards 1 - s on the true class and s spread over all classes
 
 
 @dataclass
@@ -44,8 +45,26 @@ class Arrays:
     source: str = ""
 
 
-def _loss(spec: ModelSpec) -> str:
-    return {"binary": "binary_crossentropy", "multiclass": "sparse_categorical_crossentropy", "regression": "mse"}[spec.task]
+def _targets(y, spec: ModelSpec, settings: ArraySettings):
+    """Class indices, or one-hot rows when label smoothing needs them."""
+    import keras
+
+    return keras.utils.to_categorical(y, len(spec.labels)) if settings.label_smoothing and spec.task == "multiclass" else y
+
+
+def _compile(model, spec: ModelSpec, settings: ArraySettings, rate) -> None:
+    import keras
+
+    if spec.task == "regression":
+        loss, metric = "mse", "mae"
+    elif spec.task == "binary":
+        loss, metric = "binary_crossentropy", "accuracy"
+    elif settings.label_smoothing:  # multiclass
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing)
+        metric = keras.metrics.CategoricalAccuracy(name="accuracy")
+    else:
+        loss, metric = "sparse_categorical_crossentropy", "accuracy"
+    model.compile(optimizer=keras.optimizers.Adam(rate), loss=loss, metrics=[metric])
 
 
 def _dataset(x, y, settings: ArraySettings, seed: int):
@@ -70,11 +89,11 @@ def _train_one(build, x, y, spec: ModelSpec, settings: ArraySettings, seed: int)
     keras.utils.set_random_seed(seed)
     train_idx, val_idx = fit.validation_split(y, settings.validation_fraction, seed, stratify=spec.task != "regression")
     model = build()
-    rate = fit.learning_rate(settings.learning_rate, settings.cosine, settings.epochs, len(train_idx), settings.batch_size)
-    metrics = ["mae"] if spec.task == "regression" else ["accuracy"]
-    model.compile(optimizer=keras.optimizers.Adam(rate), loss=_loss(spec), metrics=metrics)
-    outcome = fit.fit(model, _dataset(x[train_idx], y[train_idx], settings, seed), (x[val_idx], y[val_idx]),
-                      epochs=settings.epochs)
+    _compile(model, spec, settings, fit.learning_rate(settings.learning_rate, settings.cosine, settings.epochs,
+                                                      len(train_idx), settings.batch_size))
+    targets = _targets(y, spec, settings)
+    validation = (x[val_idx], targets[val_idx]) if len(val_idx) else None
+    outcome = fit.fit(model, _dataset(x[train_idx], targets[train_idx], settings, seed), validation, epochs=settings.epochs)
     return model, outcome
 
 

@@ -77,10 +77,12 @@ def learning_rate(rate: float, cosine: bool, epochs: int, examples: int, batch_s
 
 def validation_split(targets: np.ndarray, fraction: float, seed: int, stratify: bool = True):
     """(train indices, validation indices), stratified by class for classification; a class with a single
-    example keeps it for training."""
+    example keeps it for training. FRACTION 0: every example trains, none validates."""
     from sklearn.model_selection import train_test_split
 
     indices = np.arange(len(targets))
+    if not fraction:
+        return indices, indices[:0]
     if not stratify:
         return train_test_split(indices, test_size=fraction, random_state=seed)
     classes, counts = np.unique(targets, return_counts=True)
