@@ -56,6 +56,7 @@ def test_fashion_edge_model_trains_with_shifts_flips_and_erasing(cli, tmp_path):
     metrics = json.loads((run / "metrics.json").read_text())
     settings = metrics["settings"]
     assert settings["model"] == "edge" and settings["augment"] == 0.05 and settings["erasing"] == 0.5 and settings["cosine"]
+    assert settings["validation_fraction"] == 0 and "val_loss" not in metrics["history"], "the edge model trains on every image"
     assert metrics["parameters"] < 120_000 and len(metrics["epoch_seconds"]) == 3
     assert metrics["history"]["accuracy"][-1] > 0.3, "learns on shifted, flipped, erased batches (BatchNorm statistics need more steps)"
 

@@ -22,7 +22,10 @@ class FashionModel(str, Enum):
 
 
 FASHION = {  # builder and default settings; augment: random shifts (fraction of 28 px) and flips
-    FashionModel.edge: (models.small_bn_cnn, dict(epochs=40, batch_size=128, learning_rate=2e-3, augment=0.05, cosine=True)),
+    # edge: the cosine schedule's last epoch is its best one (epoch 39-40 of 40 by validation loss), so it trains on all
+    # 60,000 images: 94.15% int8 against 93.94% with 10% held out for validation
+    FashionModel.edge: (models.small_bn_cnn, dict(epochs=40, batch_size=128, learning_rate=2e-3, augment=0.05, cosine=True,
+                                                  validation_fraction=0.0)),
     FashionModel.reference_2conv: (models.two_conv_cnn, dict(epochs=10, batch_size=64, learning_rate=1e-3)),
     FashionModel.reference_3conv: (models.three_conv_cnn, dict(epochs=10, batch_size=64, learning_rate=1e-3)),
 }
@@ -47,8 +50,9 @@ def fashion(
     learning_rate: Optional[float] = typer.Option(None, min=0, help="[default: 0.002 edge (cosine decay), 0.001 reference]"),
     erasing: Optional[float] = typer.Option(None, min=0, max=1, help="Probability of random erasing of a rectangle (measured no help for the edge model) [default: 0]"),
     label_smoothing: Optional[float] = typer.Option(None, min=0, max=0.5, help="Label smoothing of the training targets [default: 0]"),
-    validation: float = typer.Option(0.1, min=0, max=0.5, help="Share of the training images held out for the curves and the "
-                                     "best epoch; 0: train on all of them and keep the last epoch"),
+    validation: Optional[float] = typer.Option(None, min=0, max=0.5, help="Share of the training images held out for the "
+                                               "validation curves and the best epoch; 0: train on all of them, keep the "
+                                               "epoch of lowest training loss [default: 0 edge, 0.1 reference]"),
     limit: int = typer.Option(0, min=0, help="Use only the first N training and N/6 test images (quick trials)."),
     seed: int = typer.Option(0),
 ):
@@ -58,8 +62,9 @@ def fashion(
         if limit:
             train_x, train_y, test_x, test_y = train_x[:limit], train_y[:limit], test_x[:max(10, limit // 6)], test_y[:max(10, limit // 6)]
         build, defaults = FASHION[model]
-        given = dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, erasing=erasing, label_smoothing=label_smoothing)
-        settings = ArraySettings(model.value, seed=seed, validation_fraction=validation, **(defaults | {k: v for k, v in given.items() if v is not None}))
+        given = dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, erasing=erasing, label_smoothing=label_smoothing,
+                     validation_fraction=validation)
+        settings = ArraySettings(model.value, seed=seed, **(defaults | {k: v for k, v in given.items() if v is not None}))
         spec = ModelSpec("multiclass", fashion_mnist.LABELS, 28, 28, 1, "gray", "stretch", 1 / 255, 0.0)
         metrics = run("fashion", Arrays(train_x, train_y, test_x, test_y, source), spec,
                       partial(build, spec.input_shape, len(spec.labels)), settings, out)
