@@ -86,6 +86,30 @@ def test_fashion_label_smoothing_and_no_validation_share(cli, tmp_path):
     assert metrics["best_epoch"] == int(np.argmin(history["loss"])) + 1, "without validation, the lowest training loss"
 
 
+def test_weight_decay_shrinks_kernels_and_spares_batchnorm_and_biases(cli, tmp_path):
+    import keras
+
+    from convert import keras_file
+    from edge.spec import ModelSpec
+    from train.array_recipe import ArraySettings, _compile
+
+    data, norms = generated.fashion_folder(tmp_path / "idx"), {}
+    for decay in ("0", "50"):  # x the reference's 0.001 learning rate: each of ~10 steps shrinks kernels by 5%
+        run = tmp_path / f"decay-{decay}"
+        _train(cli, "fashion", "--data", data, "--model", "reference_2conv", "--epochs", "2", "--weight-decay", decay, "--out", run)
+        assert json.loads((run / "metrics.json").read_text())["settings"]["weight_decay"] == float(decay)
+        model, _ = keras_file.load(run / "fashion.keras")
+        norms[decay] = sum(float(np.sum(np.square(w))) for w in model.weights if w.name == "kernel")
+    assert norms["50"] < 0.6 * norms["0"], norms  # squares: 0.95 ** 20 = 0.36, plus what the gradients add
+
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(4, 3), keras.layers.BatchNormalization()])
+    spec = ModelSpec("multiclass", list("ab"), 28, 28, 1, "gray", "stretch", 1 / 255, 0.0)
+    _compile(model, spec, ArraySettings("edge", 1, 16, 1e-3, weight_decay=0.05), 1e-3)
+    model.optimizer.build(model.trainable_variables)
+    decayed = {v.name: model.optimizer._use_weight_decay(v) for v in model.trainable_variables}
+    assert decayed == {"kernel": True, "bias": False, "gamma": False, "beta": False}
+
+
 def test_random_erasing_replaces_one_rectangle_in_about_the_asked_share_of_images():
     from train.array_recipe import ArraySettings, _dataset
 

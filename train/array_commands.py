@@ -50,6 +50,8 @@ def fashion(
     learning_rate: Optional[float] = typer.Option(None, min=0, help="[default: 0.002 edge (cosine decay), 0.001 reference]"),
     erasing: Optional[float] = typer.Option(None, min=0, max=1, help="Probability of random erasing of a rectangle (measured no help for the edge model) [default: 0]"),
     label_smoothing: Optional[float] = typer.Option(None, min=0, max=0.5, help="Label smoothing of the training targets [default: 0]"),
+    weight_decay: Optional[float] = typer.Option(None, min=0, help="AdamW weight decay (per step: learning rate x this; "
+                                                 "BatchNorm and biases exempt); 0: Adam [default: 0]"),
     validation: Optional[float] = typer.Option(None, min=0, max=0.5, help="Share of the training images held out for the "
                                                "validation curves and the best epoch; 0: train on all of them, keep the "
                                                "epoch of lowest training loss [default: 0 edge, 0.1 reference]"),
@@ -63,7 +65,7 @@ def fashion(
             train_x, train_y, test_x, test_y = train_x[:limit], train_y[:limit], test_x[:max(10, limit // 6)], test_y[:max(10, limit // 6)]
         build, defaults = FASHION[model]
         given = dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, erasing=erasing, label_smoothing=label_smoothing,
-                     validation_fraction=validation)
+                     validation_fraction=validation, weight_decay=weight_decay)
         settings = ArraySettings(model.value, seed=seed, **(defaults | {k: v for k, v in given.items() if v is not None}))
         spec = ModelSpec("multiclass", fashion_mnist.LABELS, 28, 28, 1, "gray", "stretch", 1 / 255, 0.0)
         metrics = run("fashion", Arrays(train_x, train_y, test_x, test_y, source), spec,

@@ -34,6 +34,7 @@ class ArraySettings:
     cosine: bool = False  # cosine learning-rate decay to zero over the run
     erasing: float = 0.0  # probability of replacing a random rectangle (2-33% of the image) with noise; 0: never
     label_smoothing: float = 0.0  # multiclass: train towards 1 - s on the true class and s spread over all classes
+    weight_decay: float = 0.0  # AdamW's decoupled decay (each step shrinks weights by learning rate x this); 0: Adam
 
 
 @dataclass
@@ -64,7 +65,12 @@ def _compile(model, spec: ModelSpec, settings: ArraySettings, rate) -> None:
         metric = keras.metrics.CategoricalAccuracy(name="accuracy")
     else:
         loss, metric = "sparse_categorical_crossentropy", "accuracy"
-    model.compile(optimizer=keras.optimizers.Adam(rate), loss=loss, metrics=[metric])
+    if settings.weight_decay:
+        optimizer = keras.optimizers.AdamW(rate, weight_decay=settings.weight_decay)
+        optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])  # BatchNorm scales and shifts, biases
+    else:
+        optimizer = keras.optimizers.Adam(rate)
+    model.compile(optimizer=optimizer, loss=loss, metrics=[metric])
 
 
 def _dataset(x, y, settings: ArraySettings, seed: int):
