@@ -39,6 +39,8 @@ def load(path: str | Path):
     """(model, spec) from a .keras file made by `train`. Loads in Keras safe mode: no code from the file is run."""
     import keras
 
+    from convert import keras_layers  # noqa: F401  registers the layers `train` may use
+
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such model file; check the path")

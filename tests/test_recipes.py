@@ -56,16 +56,22 @@ def test_fashion_edge_model_trains_with_shifts_flips_and_erasing(cli, tmp_path):
     metrics = json.loads((run / "metrics.json").read_text())
     settings = metrics["settings"]
     assert settings["model"] == "edge" and settings["augment"] == 0.05 and settings["erasing"] == 0.5 and settings["cosine"]
+    assert settings["mirror"], "the edge model averages each image's scores with its mirror's"
     assert settings["validation_fraction"] == 0 and "val_loss" not in metrics["history"], "the edge model trains on every image"
     assert metrics["parameters"] < 120_000 and len(metrics["epoch_seconds"]) == 3
     assert metrics["history"]["accuracy"][-1] > 0.3, "learns on shifted, flipped, erased batches (BatchNorm statistics need more steps)"
 
+    import keras
+
     from convert import examples, keras_file
     from convert.export import export_and_check
+    from convert.keras_layers import MirrorPair
     from convert.parity import Thresholds
 
     model, spec = keras_file.load(run / "fashion.keras")
-    assert model.layers[-5].kernel_size == (7, 7), "a depthwise convolution as large as the last 7x7 map pools it"
+    pooling = [layer for layer in model.layers if isinstance(layer, keras.layers.DepthwiseConv2D)]
+    assert pooling[0].kernel_size == (7, 7), "a depthwise convolution as large as the last 7x7 map pools it"
+    assert isinstance(model.layers[1], MirrorPair)
     test = examples.load(run / "test.npz", spec)
     row = export_and_check("tflite_int8", model, spec, examples.calibration(run / "test.npz", spec, 50), test,
                            model.predict(test.inputs, verbose=0), Thresholds(), tmp_path, "fashion", None)

@@ -35,6 +35,7 @@ class ArraySettings:
     erasing: float = 0.0  # probability of replacing a random rectangle (2-33% of the image) with noise; 0: never
     label_smoothing: float = 0.0  # multiclass: train towards 1 - s on the true class and s spread over all classes
     weight_decay: float = 0.0  # AdamW's decoupled decay (each step shrinks weights by learning rate x this); 0: Adam
+    mirror: bool = False  # the saved model averages its scores over each image and its left-right mirror
 
 
 @dataclass
@@ -103,6 +104,13 @@ def _train_one(build, x, y, spec: ModelSpec, settings: ArraySettings, seed: int)
     return model, outcome
 
 
+def _scorer(model, settings: ArraySettings):
+    """The trained MODEL as it gets saved and scored: mirror-averaged when the settings ask for it."""
+    from train import models
+
+    return models.mirror_averaged(model) if settings.mirror else model
+
+
 def _predict(model, x) -> np.ndarray:
     return model.predict(x, batch_size=512, verbose=0)
 
@@ -122,7 +130,7 @@ def run(recipe: str, data: Arrays, spec: ModelSpec, build, settings: ArraySettin
         for number, (train_idx, test_idx) in enumerate(splitter.split(x, data.y), 1):
             print(f"fold {number}/{settings.folds}: {len(train_idx)} train, {len(test_idx)} held out")
             model, outcome = _train_one(build, x[train_idx], data.y[train_idx], spec, settings, settings.seed + number)
-            held_scores[test_idx] = _predict(model, x[test_idx]).reshape(len(test_idx), -1)
+            held_scores[test_idx] = _predict(_scorer(model, settings), x[test_idx]).reshape(len(test_idx), -1)
             folds.append(evaluation.summary(held_scores[test_idx], data.y[test_idx], spec))
         print("final model on every example")
         model, outcome = _train_one(build, x, data.y, spec, settings, settings.seed)
@@ -130,6 +138,8 @@ def run(recipe: str, data: Arrays, spec: ModelSpec, build, settings: ArraySettin
     else:
         model, outcome = _train_one(build, x, data.y, spec, settings, settings.seed)
         test_x, test_y = data.test_x, data.test_y
+    body, model = model, _scorer(model, settings)  # the body's penultimate layer gives the embedding features
+    if not folds:
         test_scores = _predict(model, normalize(test_x, spec))
     metrics = {
         "recipe": recipe, "settings": asdict(settings), "data": data.source, "seconds": round(time.perf_counter() - started, 1),
@@ -145,7 +155,7 @@ def run(recipe: str, data: Arrays, spec: ModelSpec, build, settings: ArraySettin
     with run_folder.staged(out) as tmp:
         keras_file.save(model, spec, tmp / f"{recipe}.keras")
         write_text(tmp / "metrics.json", json.dumps(metrics, indent=2))
-        evaluation.save_arrays(tmp, model, normalize(test_x[:evaluation.MAX_EMBEDDED], spec), test_x, test_y, test_scores, spec)
+        evaluation.save_arrays(tmp, body, normalize(test_x[:evaluation.MAX_EMBEDDED], spec), test_x, test_y, test_scores, spec)
         np.savez_compressed(tmp / ("examples.npz" if folds else "test.npz"), x=test_x, y=test_y)  # for `convert quantize --data`
         sample = np.random.default_rng(settings.seed).permutation(len(data.y))[:CALIBRATION_EXAMPLES]
         np.savez_compressed(tmp / "calibration.npz", x=data.x[np.sort(sample)], y=data.y[np.sort(sample)])

@@ -7,6 +7,7 @@ from pathlib import Path
 import keras
 from keras import layers
 
+from convert.keras_layers import MirrorPair, PairMean
 from edge.errors import UserError
 
 
@@ -114,6 +115,17 @@ def small_bn_cnn(input_shape, num_classes: int, widths=(32, "pool", 64, 64, "poo
     x = layers.Flatten()(layers.BatchNormalization()(layers.DepthwiseConv2D(x.shape[1:3], use_bias=False)(x)))
     x = layers.Dropout(dropout)(x)
     return keras.Model(inputs, output_layer(num_classes)(x), name="small_bn_cnn")
+
+
+def mirror_averaged(body: keras.Model) -> keras.Model:
+    """BODY's scores averaged over each image and its left-right mirror (for classes that look the same mirrored,
+    as garments do): twice the compute, the same weights. BODY must be a chain of layers (as small_bn_cnn is): they are
+    re-applied in one flat graph, since a nested model adds its name to every tensor of a TFLite file (4 KB here)."""
+    inputs = keras.Input(body.input_shape[1:])
+    x = MirrorPair()(inputs)
+    for layer in body.layers[1:]:
+        x = layer(x)
+    return keras.Model(inputs, PairMean()(x), name=body.name)
 
 
 def cats_dogs_cnn(input_shape, num_classes: int, batch_norm: bool = False) -> keras.Model:
