@@ -21,7 +21,12 @@ def embed_tflite(model_bytes: bytes, spec: ModelSpec) -> bytes:
     entry = schema.MetadataT()
     entry.name, entry.buffer = SPEC_KEY, len(model.buffers) - 1
     model.metadata = [m for m in (model.metadata or []) if m.name not in (SPEC_KEY, SPEC_KEY.encode())] + [entry]
-    builder = flatbuffers.Builder(len(model_bytes) + 4096)
+    return pack_tflite(model)
+
+
+def pack_tflite(model) -> bytes:
+    """A TFLite ModelT (schema object API) back to flatbuffer bytes."""
+    builder = flatbuffers.Builder(1 << 16)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
 

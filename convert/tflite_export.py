@@ -63,8 +63,9 @@ def without_inner_names(flatbuffer: bytes) -> bytes:
     """FLATBUFFER without the names of its inner tensors; inputs, outputs and signatures keep theirs. The converter
     names a fused op's output after every layer in it: 3% of a 150 KB model. (LiteRT's flatbuffer_utils.strip_strings
     drops all of them and the signatures too.)"""
-    import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
+
+    from convert.metadata import pack_tflite
 
     model = schema.ModelT.InitFromPackedBuf(flatbuffer, 0)
     for graph in model.subgraphs:
@@ -72,9 +73,7 @@ def without_inner_names(flatbuffer: bytes) -> bytes:
         for index, tensor in enumerate(graph.tensors):
             if index not in kept:
                 tensor.name = None
-    builder = flatbuffers.Builder(len(flatbuffer))
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    return pack_tflite(model)
 
 
 def export_fp32(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> None:
