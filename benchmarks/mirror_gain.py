@@ -1,0 +1,51 @@
+"""Plain against mirror-averaged int8 TFLite accuracy for trained Fashion-MNIST edge run folders (`--no-mirror`
+runs, or runs from before mirror averaging), each exported through convert's parity-checked path.
+
+    python -m benchmarks.mirror_gain runs/a runs/b ... --out benchmarks/results/mirror_gain
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+from edge.atomic import write_text
+
+
+def measure(run: Path) -> dict:
+    from convert import examples, keras_file
+    from convert.export import export_and_check
+    from convert.parity import Thresholds
+    from train.models import mirror_averaged
+
+    model, spec = keras_file.load(run / "fashion.keras")
+    test = examples.load(run / "test.npz", spec)
+    calibration = examples.calibration(run / "calibration.npz", spec, 1024)
+    row = {"run": run.name}
+    with tempfile.TemporaryDirectory() as out:
+        for name, variant in (("plain", model), ("mirrored", mirror_averaged(model))):
+            scores = variant.predict(test.inputs, batch_size=1000, verbose=0)
+            result = export_and_check("tflite_int8", variant, spec, calibration, test, scores, Thresholds(), Path(out), name, None)
+            row |= {f"{name}_float": round(100 * float((scores.argmax(1) == test.targets).mean()), 2),
+                    f"{name}_int8": result["accuracy"], f"{name}_bytes": int(round(result["size_mb"] * 1e6))}
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("--out", type=Path, required=True, help="writes OUT.md and OUT.json")
+    args = parser.parse_args()
+    rows = [measure(run) for run in args.runs]
+    columns = list(rows[0])
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(row[c]) for c in columns) + " |" for row in rows]
+    write_text(args.out.with_suffix(".md"), "\n".join(lines) + "\n")
+    write_text(args.out.with_suffix(".json"), json.dumps(rows, indent=2))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
