@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from edge.atomic import write_text
+from edge.tables import markdown
 
 
 def measure(run: Path) -> dict:
@@ -39,12 +40,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="writes OUT.md and OUT.json")
     args = parser.parse_args()
     rows = [measure(run) for run in args.runs]
-    columns = list(rows[0])
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(str(row[c]) for c in columns) + " |" for row in rows]
-    write_text(args.out.with_suffix(".md"), "\n".join(lines) + "\n")
+    table = markdown(rows, list(rows[0]))
+    write_text(args.out.with_suffix(".md"), table + "\n")
     write_text(args.out.with_suffix(".json"), json.dumps(rows, indent=2))
-    print("\n".join(lines))
+    print(table)
 
 
 if __name__ == "__main__":
