@@ -1,10 +1,14 @@
 """Held-out and calibration examples: a folder of class folders (images), or an .npz with arrays `x` and `y`
-(raw values, e.g. 20x20x4 elevation tiles with a score). Both go through edge.preprocess.normalize."""
+(raw values, e.g. 20x20x4 elevation tiles with a score). Pixels stay uint8 (photos are decoded once into a
+disk-backed array) and go through edge.preprocess.normalize one batch at a time, so that neither the size of a
+data set nor the calibration count drives memory."""
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -13,12 +17,27 @@ from edge.folders import LabelledFolder, class_folder, load_pixels
 from edge.preprocess import normalize, to_pixels
 from edge.spec import ModelSpec
 
+BATCH = 32  # examples per predict call: bounds the activations any runner holds at once
+
 
 @dataclass
 class Examples:
-    inputs: np.ndarray  # float32 model inputs (N, H, W, C)
+    pixels: np.ndarray  # uint8 model pixels (N, H, W, C), or the raw rows of an .npz; not yet normalised
     targets: np.ndarray  # class indices, or values for regression
+    spec: ModelSpec
     files: list[Path] | None = None  # the images they came from, when they came from images
+
+    def __len__(self) -> int:
+        return len(self.pixels)
+
+    def batches(self, size: int = BATCH) -> Iterator[np.ndarray]:
+        """Float32 model inputs, SIZE examples at a time, in order."""
+        for start in range(0, len(self), size):
+            yield normalize(self.pixels[start : start + size], self.spec)
+
+    def scores(self, predict: Callable[[np.ndarray], np.ndarray], size: int = BATCH) -> np.ndarray:
+        """PREDICT (float batch -> scores) over every example, batch by batch."""
+        return np.concatenate([np.asarray(predict(batch)) for batch in self.batches(size)])
 
 
 def _arrays(path: Path, spec: ModelSpec, flag: str) -> tuple[np.ndarray, np.ndarray]:
@@ -45,15 +64,23 @@ def _folder(path: Path, spec: ModelSpec, flag: str) -> LabelledFolder:
     return folder
 
 
+def _on_disk(shape: tuple[int, ...], dtype) -> np.ndarray:
+    """An array backed by an unnamed temporary file: the kernel pages it out instead of running out of memory."""
+    return np.memmap(tempfile.TemporaryFile(prefix="edge-examples-"), dtype=dtype, mode="w+", shape=shape)
+
+
+def _decoded(folder: LabelledFolder, spec: ModelSpec) -> Examples:
+    pixels, targets = load_pixels(folder, lambda image: to_pixels(image, spec), allocate=_on_disk)
+    skipped = set(folder.skipped)
+    return Examples(pixels, targets, spec, [f for f in folder.files if f not in skipped])
+
+
 def load(path: Path, spec: ModelSpec, flag: str = "--data") -> Examples:
-    """Every example of PATH as model inputs; unreadable images are skipped with a warning."""
+    """Every example of PATH; unreadable images are skipped with a warning."""
     if path.suffix == ".npz":
         x, y = _arrays(path, spec, flag)
-        return Examples(normalize(x, spec), y.astype(np.float32 if spec.task == "regression" else np.int64))
-    folder = _folder(path, spec, flag)
-    pixels, targets = load_pixels(folder, lambda image: to_pixels(image, spec))
-    skipped = set(folder.skipped)
-    return Examples(normalize(pixels, spec), targets, [f for f in folder.files if f not in skipped])
+        return Examples(x, y.astype(np.float32 if spec.task == "regression" else np.int64), spec)
+    return _decoded(_folder(path, spec, flag), spec)
 
 
 def _stratified(targets: np.ndarray, count: int, rng) -> np.ndarray:
@@ -65,16 +92,15 @@ def _stratified(targets: np.ndarray, count: int, rng) -> np.ndarray:
     return np.sort(np.concatenate(picked))
 
 
-def calibration(path: Path, spec: ModelSpec, count: int, seed: int = 0) -> np.ndarray:
-    """Up to COUNT model inputs for int8 calibration, stratified by class, chosen with a fixed seed."""
+def calibration(path: Path, spec: ModelSpec, count: int, seed: int = 0) -> Examples:
+    """Up to COUNT examples for int8 calibration, stratified by class, chosen with a fixed seed."""
     rng = np.random.default_rng(seed)
     if path.suffix == ".npz":
         x, y = _arrays(path, spec, "--calib")
         rows = np.sort(rng.choice(len(x), size=min(count, len(x)), replace=False)) if spec.task == "regression" \
             else _stratified(y, count, rng)
-        return normalize(x[rows], spec)
+        return Examples(x[rows], y[rows], spec)
     folder = _folder(path, spec, "--calib")
     rows = _stratified(np.asarray(folder.targets), count, rng)
-    sample = LabelledFolder(folder.root, folder.classes, [folder.files[i] for i in rows], [folder.targets[i] for i in rows])
-    pixels, _ = load_pixels(sample, lambda image: to_pixels(image, spec))
-    return normalize(pixels, spec)
+    return _decoded(LabelledFolder(folder.root, folder.classes, [folder.files[i] for i in rows],
+                                   [folder.targets[i] for i in rows]), spec)

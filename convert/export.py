@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import importlib
+import json
+import tempfile
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
-from convert import contact_sheet, examples
+from convert import contact_sheet, examples, keras_file
 from convert.metadata import embed_file
-from convert.parity import Thresholds, compare, compare_regression
+from convert.parity import Thresholds, compare, compare_regression, reference_row
 from edge import runtime
-from edge.atomic import atomic_path
+from edge.atomic import atomic_path, write_text
 from edge.errors import UserError
 from edge.formats import FORMATS, output_path
 from edge.postprocess import class_indices
@@ -27,18 +32,18 @@ def _disagreement_sheet(name: str, scores, float_scores, files: list[Path], spec
     return path.name
 
 
-def export_and_check(name: str, model, spec, calibration, test: examples.Examples, float_scores,
-                      thresholds: Thresholds, out_dir: Path, stem: str, threads: Optional[int]) -> dict:
-    """Export one format, run it on the held-out inputs, embed the spec with its parity figures, and only then
-    give the file its final name."""
+def export_and_check(name: str, model, spec, calibration: examples.Examples, test: examples.Examples, float_scores,
+                      thresholds: Thresholds, out_dir: Path, stem: str, threads: Optional[int], work: Path) -> dict:
+    """Export one format, run it on the held-out inputs batch by batch, embed the spec with its parity figures, and
+    only then give the file its final name. WORK is the run's scratch folder, shared by its exports."""
     fmt = FORMATS[name]
     final = output_path(out_dir, stem, fmt)
     started = time.perf_counter()
     module, function = fmt.exporter.split(":")
     try:
         with atomic_path(final) as tmp:
-            getattr(importlib.import_module(module), function)(model, spec, calibration, tmp)
-            scores = runtime.load(tmp, threads, spec=spec).predict(test.inputs)
+            note = getattr(importlib.import_module(module), function)(model, spec, calibration, tmp, work)
+            scores = test.scores(runtime.load(tmp, threads, spec=spec).predict)
             if spec.task == "regression":
                 row = compare_regression(name, scores, float_scores, test.targets, thresholds)
                 figures = ("mse", "mse_increase")
@@ -56,4 +61,59 @@ def export_and_check(name: str, model, spec, calibration, test: examples.Example
                         "free some space or choose a writable folder") from None
     row.update(file=final.name, size_mb=final.stat().st_size / 1e6, export_s=round(time.perf_counter() - started, 1),
                status="FAIL" if row["failures"] else "ok")
+    if note:
+        row["note"] = note
     return row
+
+
+def release_freed_memory() -> None:
+    """Collect garbage and hand the C heap's free pages back to the system (glibc keeps them otherwise), so that
+    what one export's converter freed is not counted again on top of the next one's peak."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def calibration_source(calib: Optional[Path], data: Path, spec, model_path: Path) -> Path:
+    """--calib, else the calibration sample beside the model (array recipes write one), else the training data
+    recorded in the model, else DATA's sibling `train` folder."""
+    if calib is not None:
+        return calib
+    candidates = [model_path.parent / spec.extra["calibration_data"]] if "calibration_data" in spec.extra else []
+    candidates += [Path(spec.extra["train_data"])] if "train_data" in spec.extra else []
+    if data.suffix != ".npz":
+        candidates.append(data.parent / "train")
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate
+    raise UserError(f"no calibration data found (looked in {', '.join(map(str, candidates)) or 'nothing recorded'}); "
+                    "pass --calib with training images or an .npz")
+
+
+def quantize(model_path: Path, data: Path, out_dir: Path, names: list[str], thresholds: Thresholds,
+             calib: Optional[Path] = None, calib_count: int = 256, threads: Optional[int] = None, target: str = "any",
+             say: Callable[[str], None] = lambda line: None) -> dict:
+    """Export MODEL_PATH in each format NAMES, check each against the float model on DATA, write parity.json into
+    OUT_DIR and return its report; SAY receives a progress line per step."""
+    model, spec = keras_file.load(model_path)
+    spec = spec.with_extra(target=target)  # travels into every export; onnx_int8 picks its scheme by it
+    test = examples.load(data, spec)
+    calib_source = calibration_source(calib, data, spec, model_path)
+    calibration = examples.calibration(calib_source, spec, calib_count)
+    say(f"calibrating on {len(calibration)} examples from {calib_source}; evaluating on {len(test)} from {data}")
+    float_scores = test.scores(model.predict_on_batch)
+    rows = [{"format": "keras (float)", "file": model_path.name, "size_mb": model_path.stat().st_size / 1e6,
+             **reference_row(float_scores, test.targets, spec), "status": "reference"}]
+    (out_dir / "parity.json").unlink(missing_ok=True)  # a report from an earlier run must not outlive a failed one
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".partial-work-") as work:
+        for name in names:
+            row = export_and_check(name, model, spec, calibration, test, float_scores, thresholds, out_dir,
+                                   model_path.stem, threads, Path(work))
+            rows.append(row)
+            release_freed_memory()
+            say(f"{name}: {out_dir / row['file']} ({row['size_mb']:.2f} MB, {row['export_s']} s) [{row['status']}]")
+    report = {"model": str(model_path), "task": spec.task, "data": str(data), "images": len(test), "calibration": str(calib_source),
+              "calibration_images": len(calibration), "thresholds": thresholds.__dict__, "rows": rows,
+              "passed": all(not r.get("failures") for r in rows)}
+    write_text(out_dir / "parity.json", json.dumps(report, indent=2))
+    return report

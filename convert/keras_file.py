@@ -35,6 +35,16 @@ def read_spec(path: Path) -> ModelSpec:
         raise UserError(f"{path}: not a .keras archive (corrupt or another format); give the file `train` wrote") from None
 
 
+def checked_spec(path: str | Path) -> ModelSpec:
+    """The spec of a .keras file made by `train`, without TensorFlow; UserError for a missing or foreign file."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such model file; check the path")
+    if path.suffix != ".keras":
+        raise UserError(f"{path}: expected a .keras file from `train`")
+    return read_spec(path)
+
+
 def load(path: str | Path):
     """(model, spec) from a .keras file made by `train`. Loads in Keras safe mode: no code from the file is run."""
     import keras
@@ -42,11 +52,7 @@ def load(path: str | Path):
     from convert import keras_layers  # noqa: F401  registers the layers `train` may use
 
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such model file; check the path")
-    if path.suffix != ".keras":
-        raise UserError(f"{path}: expected a .keras file from `train`")
-    spec = read_spec(path)
+    spec = checked_spec(path)
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types for a damaged archive

@@ -9,8 +9,7 @@ import io
 import re
 from pathlib import Path
 
-import numpy as np
-
+from convert.examples import Examples
 from edge.errors import UserError
 from edge.spec import ModelSpec
 
@@ -76,35 +75,35 @@ def without_inner_names(flatbuffer: bytes) -> bytes:
     return pack_tflite(model)
 
 
-def export_fp32(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> None:
+def export_fp32(model, spec: ModelSpec, calibration: Examples, path: Path, work: Path) -> None:
     _, converter = _converter(model)
     _convert(converter, path, model)
 
 
-def export_fp16(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> None:
+def export_fp16(model, spec: ModelSpec, calibration: Examples, path: Path, work: Path) -> None:
     tf, converter = _converter(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.target_spec.supported_types = [tf.float16]
     _convert(converter, path, model)
 
 
-def export_dynamic(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> None:
+def export_dynamic(model, spec: ModelSpec, calibration: Examples, path: Path, work: Path) -> None:
     """int8 weights, activations quantised on the fly; needs no calibration images."""
     tf, converter = _converter(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     _convert(converter, path, model)
 
 
-def _int8_converter(model, calibration: np.ndarray):
-    """Full-integer int8, calibrated on CALIBRATION (float inputs, one per image)."""
+def _int8_converter(model, calibration: Examples):
+    """Full-integer int8, calibrated on CALIBRATION, one image at a time (the converter keeps ranges, not images)."""
     tf, converter = _converter(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([x[None]] for x in calibration)
+    converter.representative_dataset = lambda: ([x] for x in calibration.batches(1))
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     return tf, converter
 
 
-def export_int8(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> None:
+def export_int8(model, spec: ModelSpec, calibration: Examples, path: Path, work: Path) -> None:
     """int8 input and output: the device feeds quantised pixels straight in (see edge.runtime.quantize)."""
     tf, converter = _int8_converter(model, calibration)
     converter.inference_input_type = tf.int8
@@ -112,7 +111,7 @@ def export_int8(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> 
     _convert(converter, path, model)
 
 
-def export_int8_float_io(model, spec: ModelSpec, calibration: np.ndarray, path: Path) -> None:
+def export_int8_float_io(model, spec: ModelSpec, calibration: Examples, path: Path, work: Path) -> None:
     """int8 inside, float32 input and output: a drop-in for a float model."""
     _, converter = _int8_converter(model, calibration)
     _convert(converter, path, model)

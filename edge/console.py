@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
 
 import typer
 
@@ -26,3 +31,41 @@ def user_errors(debug: bool | None = None):
         typer.echo(f"error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
                    "(--debug shows the traceback)", err=True)
         raise typer.Exit(1) from None
+
+
+@contextlib.contextmanager
+def library_output_to(log_path: Path, debug: bool = False):
+    """Send what libraries print (TensorFlow, oneDNN, absl and XNNPACK lines on file descriptor 2, Python warnings
+    and log records) to LOG_PATH, so that the terminal shows only the command's own lines; with DEBUG, change
+    nothing. Our own messages go through sys.stderr, which keeps pointing at the terminal."""
+    if debug:
+        yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    log = open(log_path, "a", buffering=1)
+    saved_fd, saved_stderr = os.dup(2), sys.stderr
+    root, saved_handlers, saved_showwarning = logging.getLogger(), logging.getLogger().handlers[:], warnings.showwarning
+    try:
+        if _writes_to_fd2(saved_stderr):
+            sys.stderr = os.fdopen(os.dup(saved_fd), "w", buffering=1)
+        os.dup2(log.fileno(), 2)
+        root.handlers = [logging.StreamHandler(log)]
+        warnings.showwarning = lambda message, category, filename, lineno, file=None, line=None: log.write(
+            warnings.formatwarning(message, category, filename, lineno, line))
+        yield
+    finally:
+        os.dup2(saved_fd, 2)
+        os.close(saved_fd)
+        if sys.stderr is not saved_stderr:
+            sys.stderr.close()
+            sys.stderr = saved_stderr
+        root.handlers, warnings.showwarning = saved_handlers, saved_showwarning
+        log.close()
+
+
+def _writes_to_fd2(stream) -> bool:
+    try:
+        return stream.fileno() == 2
+    except (AttributeError, OSError, ValueError):
+        return False

@@ -75,9 +75,10 @@ def warn_skipped(path: Path, reason: str) -> None:
     print(f"warning: skipped {path}: {reason}", file=sys.stderr)
 
 
-def load_pixels(folder: LabelledFolder, to_pixels, workers: int = 8) -> tuple[np.ndarray, np.ndarray]:
-    """Decode every file through `to_pixels` (BGR -> uint8 model pixels) in threads; unreadable files are
-    skipped with a warning and recorded in folder.skipped. Returns (pixels, targets)."""
+def load_pixels(folder: LabelledFolder, to_pixels, workers: int = 8, allocate=np.empty) -> tuple[np.ndarray, np.ndarray]:
+    """Decode every file through `to_pixels` (BGR -> uint8 model pixels) in threads, block by block into one array
+    made by `allocate(shape, dtype)` (np.empty, or a disk-backed memmap so that a data set's size does not drive
+    memory); unreadable files are skipped with a warning and recorded in folder.skipped. Returns (pixels, targets)."""
     from concurrent.futures import ThreadPoolExecutor
 
     def decode(path: Path):
@@ -87,10 +88,18 @@ def load_pixels(folder: LabelledFolder, to_pixels, workers: int = 8) -> tuple[np
             warn_skipped(path, str(exc).split(": ", 1)[-1])
             return None
 
+    pixels, keep, block = None, [], 8 * workers
     with ThreadPoolExecutor(workers) as pool:
-        decoded = list(pool.map(decode, folder.files))
-    keep = [i for i, image in enumerate(decoded) if image is not None]
-    folder.skipped = [folder.files[i] for i, image in enumerate(decoded) if image is None]
+        for start in range(0, len(folder.files), block):
+            for index, image in enumerate(pool.map(decode, folder.files[start : start + block]), start):
+                if image is None:
+                    continue
+                if pixels is None:
+                    pixels = allocate((len(folder.files), *image.shape), image.dtype)
+                pixels[len(keep)] = image
+                keep.append(index)
+    kept = set(keep)
+    folder.skipped = [f for i, f in enumerate(folder.files) if i not in kept]
     if folder.skipped:
         print(f"warning: {len(folder.skipped)} of {len(folder.files)} files in {folder.root} were not "
               "readable images and were skipped", file=sys.stderr)
@@ -98,4 +107,4 @@ def load_pixels(folder: LabelledFolder, to_pixels, workers: int = 8) -> tuple[np
     for index, name in enumerate(folder.classes):
         if not np.any(targets == index):
             raise UserError(f"{folder.root / name}: no readable images left in this class; add images or remove it")
-    return np.stack([decoded[i] for i in keep]), targets
+    return pixels[: len(keep)], targets
