@@ -25,12 +25,12 @@ from benchmarks import chart
 from benchmarks.machine import describe, rss_mb
 from edge import runtime
 from edge.atomic import write_text
-from edge.console import user_errors
+from edge.console import user_errors, version_option
 from edge.errors import UserError
 from edge.folders import any_images, class_folder
 from edge.postprocess import class_indices
 from edge.formats import FORMATS
-from edge.preprocess import normalize, prepare, read_image
+from edge.preprocess import normalize, prepare, read_image, to_pixels
 from edge.tables import markdown
 
 app = typer.Typer(add_completion=False, help=__doc__)
@@ -84,12 +84,27 @@ def _timing_images(data: Optional[Path], images: Optional[Path], limit: int) -> 
     return [read_image(p) for p in paths[::step][:limit]]
 
 
-def _model_input(frame: np.ndarray, spec) -> np.ndarray:
-    """One model input: a photo goes through the device's preprocessing, a raw example only through scale/offset."""
-    if frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3 and spec.color_order != "none" \
-            and frame.shape != spec.input_shape:
-        return prepare(frame, spec)[None]
-    return normalize(frame[None], spec)
+def _is_photo(frame: np.ndarray, spec) -> bool:
+    return frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3 and spec.color_order != "none" \
+        and frame.shape != spec.input_shape
+
+
+def _device_input(frame: np.ndarray, spec) -> np.ndarray:
+    """What a frame is when the timed call starts: a photo as uint8 model pixels (resized, colour-converted), as
+    edge-classify holds it before inference; uint8 rows of an .npz as they are; other raw examples (e.g. elevation
+    tiles) as their float model input."""
+    if _is_photo(frame, spec):
+        return to_pixels(frame, spec)[None]
+    return frame[None] if frame.dtype == np.uint8 else normalize(frame[None], spec)
+
+
+def _device_call(runner) -> Callable[[np.ndarray], object]:
+    """What edge-classify runs per frame: uint8 pixels -> the model's input tensor (a table lookup for int8 inputs)
+    -> invoke -> float scores. Raw float examples go through predict."""
+    def call(x: np.ndarray):
+        return runner.run(runner.input_from_pixels(x)) if x.dtype == np.uint8 else runner.predict(x)
+
+    return call
 
 
 def model_files(paths: list[Path]) -> list[Path]:
@@ -123,13 +138,13 @@ def _load(path: Path, threads: int, frames: list[np.ndarray], warmup: int, direc
     rss_before, started = rss_mb(), time.perf_counter()
     runner = _open(path, threads)
     load_ms = (time.perf_counter() - started) * 1000
-    costs, inputs = [], []
+    costs, inputs, call = [], [], _device_call(runner)
     for frame in frames:
         t0 = time.perf_counter()
-        inputs.append(_model_input(frame, runner.spec))
+        inputs.append(_device_input(frame, runner.spec))
         costs.append((time.perf_counter() - t0) * 1000)
     for i in range(warmup):
-        runner.predict(inputs[i % len(inputs)])
+        call(inputs[i % len(inputs)])
     rss_after = rss_mb()
     row = {"model": path.name, "format": runner.format.name, "runtime": runner.runtime, "threads": threads,
            "size_mb": round(path.stat().st_size / 1e6, 3), "load_ms": round(load_ms, 1),
@@ -137,20 +152,23 @@ def _load(path: Path, threads: int, frames: list[np.ndarray], warmup: int, direc
            "preprocess_ms": round(float(np.median(costs)), 3), "status": "ok"}
     if getattr(runner, "threads", threads) != threads:  # TensorFlow fixes its thread pool once per process
         row["status"] = f"ok (TensorFlow kept {runner.threads} threads)"
-    subjects = [Subject(row, runner.predict, inputs, runner)]
+    subjects = [Subject(row, call, inputs, runner)]
     if direct and runner.format.runtime == "tflite":
-        subjects.append(_direct_subject(path, threads, inputs, warmup, row))
+        subjects.append(_direct_subject(path, threads, [runner.input_from_pixels(x) if x.dtype == np.uint8 else x
+                                                        for x in inputs], warmup, row))
     return subjects
 
 
 def _direct_subject(path: Path, threads: int, inputs: list[np.ndarray], warmup: int, row: dict) -> Subject:
-    """The stock interpreter invoked by hand on already-quantised tensors: the floor our runner is measured against."""
+    """The stock interpreter invoked by hand on tensors already in its input type: the floor our runner is measured
+    against (INPUTS: the runner's input tensors, or float inputs to quantise once here)."""
     interpreter_class, name = runtime.tflite_interpreter_class()
     interpreter = interpreter_class(model_path=str(path), num_threads=threads)
     interpreter.allocate_tensors()
     source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     if source["dtype"] in (np.int8, np.uint8):
-        inputs = [runtime.quantize(x, *source["quantization"], source["dtype"]) for x in inputs]
+        inputs = [x if x.dtype == source["dtype"] else runtime.quantize(x, *source["quantization"], source["dtype"])
+                  for x in inputs]
 
     def call(x):
         interpreter.set_tensor(source["index"], x)
@@ -291,6 +309,7 @@ def bench(
     direct: bool = typer.Option(False, help="Also time the bare LiteRT interpreter on each .tflite (overhead ratio)."),
     reference: Optional[Path] = typer.Option(None, help="The float model agreement is measured against [default: the first fp32 export given]."),
     out: Path = typer.Option(Path("benchmarks/results/bench"), help="Writes OUT.json, OUT.csv, OUT.md and OUT.png."),
+    version: bool = version_option(),
 ):
     """Time every model at every thread count on the same images and write one table."""
     with user_errors():

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import UserError
+from edge.preprocess import normalize
 
 
 @dataclass(frozen=True)
@@ -43,3 +44,8 @@ class KerasRunner:
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         return np.asarray(self.model(batch.astype(np.float32, copy=False), training=False))
+
+    def input_from_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        return normalize(pixels, self.spec)
+
+    run = predict

@@ -27,8 +27,8 @@ def measure(run: Path) -> dict:
     row = {"run": run.name}
     with tempfile.TemporaryDirectory() as out:
         for name, variant in (("plain", model), ("mirrored", mirror_averaged(model))):
-            scores = variant.predict(test.inputs, batch_size=1000, verbose=0)
-            result = export_and_check("tflite_int8", variant, spec, calibration, test, scores, Thresholds(), Path(out), name, None)
+            scores = test.scores(variant.predict_on_batch, size=1000)
+            result = export_and_check("tflite_int8", variant, spec, calibration, test, scores, Thresholds(), Path(out), name, None, Path(out))
             row |= {f"{name}_float": round(100 * float((scores.argmax(1) == test.targets).mean()), 2),
                     f"{name}_int8": result["accuracy"], f"{name}_bytes": int(round(result["size_mb"] * 1e6))}
     return row

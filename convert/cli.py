@@ -12,12 +12,17 @@ import typer
 
 from convert.keras_file import checked_spec
 from convert.parity import ADVICE, Thresholds
-from edge.console import library_output_to, user_errors
+from edge.console import version_option, library_output_to, user_errors
 from edge.errors import UserError
 from edge.formats import DEFAULT_FORMATS, FORMATS
 from edge.tables import markdown
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
+
+
+@app.callback()
+def _options(version: bool = version_option()):
+    pass
 
 
 class Target(str, Enum):

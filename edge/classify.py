@@ -15,9 +15,8 @@ import numpy as np
 import typer
 
 from edge import runtime
-from edge.console import user_errors
+from edge.console import user_errors, version_option
 from edge.errors import UserError
-from edge.outputs import Poster, VideoRecorder, overlay
 from edge.postprocess import Smoother, probabilities, top_k
 from edge.preprocess import to_pixels
 from edge.sources import CaptureSource, Frame, ImageSource
@@ -136,12 +135,15 @@ def classify(
     save_video: Optional[Path] = typer.Option(None, help="Write the frames with their overlay to this .mp4 or .avi file."),
     post: Optional[str] = typer.Option(None, help="POST each label change as JSON to this http(s) URL (never blocks inference)."),
     debug: bool = typer.Option(False, help="Show the traceback of unexpected errors."),
+    version: bool = version_option(),
 ):
     """Classify every frame and print one line per frame."""
     with user_errors(debug):
         runner = runtime.load(model, threads, spec=_spec_from_flags(labels, size, scale, offset))
         spec = runner.spec
         source = _open_source(camera, video, images, stream)
+        if save_video or post or show:  # HTTP and video writing cost start-up time: imported only when asked for
+            from edge.outputs import Poster, VideoRecorder, overlay
         recorder = VideoRecorder(save_video, getattr(source, "fps", 0.0)) if save_video else None
         poster = Poster(post) if post else None
         _stop_on_sigterm()

@@ -69,3 +69,16 @@ def _writes_to_fd2(stream) -> bool:
         return stream.fileno() == 2
     except (AttributeError, OSError, ValueError):
         return False
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from edge import __version__
+
+        typer.echo(f"edge-classifier-toolkit {__version__}")
+        raise typer.Exit()
+
+
+def version_option():
+    """The --version flag every command has: answers before anything heavy is imported."""
+    return typer.Option(False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit.")

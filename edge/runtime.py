@@ -6,7 +6,6 @@ Int8 quantisation of inputs and dequantisation of outputs lives here and only he
 from __future__ import annotations
 
 import os
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 
 import cv2
@@ -34,31 +33,37 @@ def quantize(x: np.ndarray, scale: float, zero_point: int, dtype: np.dtype) -> n
 
 
 def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    return ((q.astype(np.float32) - zero_point) * np.float32(scale)).astype(np.float32)
+    return np.multiply(np.subtract(q, zero_point, dtype=np.float32), np.float32(scale), dtype=np.float32)
 
 
-def _package_version(*names: str) -> str:
-    for name in names:
-        try:
-            return importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            continue
-    return "unknown"
+def _package_version(module) -> str:
+    """The version a runtime module declares; importlib.metadata costs 20 ms of start-up, so only as a fallback."""
+    version = getattr(module, "__version__", None)
+    if version:
+        return version
+    from importlib import metadata
+
+    try:
+        return metadata.version(module.__name__.split(".")[0].replace("_", "-"))
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def tflite_interpreter_class():
     """(Interpreter class, description): ai_edge_litert first, then tflite_runtime, then TensorFlow's tf.lite only when
     neither light runtime is installed (a workstation with the `train` extra; never needed on a device)."""
     try:
+        import ai_edge_litert
         from ai_edge_litert.interpreter import Interpreter
 
-        return Interpreter, f"ai-edge-litert {_package_version('ai-edge-litert')}"
+        return Interpreter, f"ai-edge-litert {_package_version(ai_edge_litert)}"
     except ImportError:
         pass
     try:
+        import tflite_runtime
         from tflite_runtime.interpreter import Interpreter
 
-        return Interpreter, f"tflite-runtime {_package_version('tflite-runtime')}"
+        return Interpreter, f"tflite-runtime {_package_version(tflite_runtime)}"
     except ImportError:
         pass
     try:
@@ -83,6 +88,7 @@ class TFLiteRunner:
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
         self._table = None  # uint8 pixel -> int8 input, built on first use (the spec may be replaced after loading)
+        self._shift = None  # set when that table is one uint8 add
 
     def describe(self) -> dict:
         """Input and output tensors with their quantisation (scale, zero point) where int8."""
@@ -103,13 +109,19 @@ class TFLiteRunner:
 
     def input_from_pixels(self, pixels: np.ndarray) -> np.ndarray:
         """uint8 pixels -> the tensor the model takes. An int8 input goes through a 256-entry table of
-        quantize(normalize(value)): the same numbers as predict() computes, without float arrays."""
+        quantize(normalize(value)): the same numbers as predict() computes, without float arrays. Where the table is
+        a shift modulo 256 (x/255 and x/127.5 - 1 both give q = u8 - 128), one uint8 add does it: 5 us against 75 us
+        for cv2.LUT on a 224x224x3 frame."""
         if not self._quantized_input():
             return normalize(pixels, self.spec)
         if self._table is None:
             values = normalize(np.arange(256, dtype=np.uint8), self.spec)
             self._table = quantize(values, *self.input["quantization"], self.input["dtype"])
-        looked_up = cv2.LUT(np.ascontiguousarray(pixels).reshape(-1), self._table.view(np.uint8))  # 5x numpy indexing
+            shifts = np.unique((self._table.view(np.uint8).astype(np.int16) - np.arange(256)) % 256)
+            self._shift = np.uint8(shifts[0]) if len(shifts) == 1 else None
+        if self._shift is not None:
+            return np.add(pixels, self._shift, dtype=np.uint8).view(self._table.dtype)
+        looked_up = cv2.LUT(np.ascontiguousarray(pixels).reshape(-1), self._table.view(np.uint8))
         return looked_up.view(self._table.dtype).reshape(pixels.shape)
 
     def run(self, tensors: np.ndarray) -> np.ndarray:

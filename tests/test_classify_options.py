@@ -19,7 +19,7 @@ def _bare_tflite(trained, tmp_path):
 
     model, spec = keras_file.load(trained)
     path = tmp_path / "bare.fp32.tflite"
-    tflite_export.export_fp32(model, spec, None, path)
+    tflite_export.export_fp32(model, spec, None, path, tmp_path)
     return path
 
 

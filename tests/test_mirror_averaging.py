@@ -37,12 +37,14 @@ def test_int8_tflite_stores_the_weights_once_without_inner_names_and_runs(tmp_pa
     from ai_edge_litert.interpreter import Interpreter
 
     from convert import tflite_export
+    from convert.examples import Examples
     from edge import runtime
 
     body, mirrored = _models()
-    calibration = np.random.default_rng(1).random((64, 28, 28, 1)).astype(np.float32)
+    pixels = np.random.default_rng(1).integers(0, 256, (64, 28, 28, 1), dtype=np.uint8)
+    calibration = Examples(pixels, np.zeros(64, dtype=int), SPEC)
     for name, model in (("body", body), ("mirrored", mirrored)):
-        tflite_export.export_int8(model, SPEC, calibration, tmp_path / f"{name}.tflite")
+        tflite_export.export_int8(model, SPEC, calibration, tmp_path / f"{name}.tflite", tmp_path)
     sizes = {name: (tmp_path / f"{name}.tflite").stat().st_size for name in ("body", "mirrored")}
     assert sizes["body"] < sizes["mirrored"] < sizes["body"] + 2_000, sizes  # a second copy would add ~110 KB
 
@@ -52,7 +54,7 @@ def test_int8_tflite_stores_the_weights_once_without_inner_names_and_runs(tmp_pa
     assert all(d["name"] for d in details if d["index"] in ends)
     assert not any(d["name"] for d in details if d["index"] not in ends), "inner tensors carry no names"
 
-    x = calibration[:8]
+    x = next(calibration.batches(8))
     float_scores = mirrored.predict(x, verbose=0)
     int8_scores = runtime.load(tmp_path / "mirrored.tflite", 1, spec=SPEC).predict(x)
     assert int8_scores.shape == (8, 10) and np.abs(int8_scores - float_scores).max() < 0.05

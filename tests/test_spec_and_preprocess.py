@@ -116,6 +116,14 @@ def test_int8_input_table_equals_normalise_then_quantise(exported):
     assert np.array_equal(table_input, runtime.quantize(normalize(pixels, runner.spec), *runner.input["quantization"],
                                                         runner.input["dtype"]))
     assert np.array_equal(runner.run(table_input), runner.predict(normalize(pixels, runner.spec)))
+    assert runner._shift is not None, "x/255 into this int8 input is one uint8 add"
+
+    from dataclasses import replace
+    other = runtime.load(exported[0] / "muffins.tflite", 1, spec=replace(runner.spec, scale=1 / 300, offset=0.1))
+    looked_up = other.input_from_pixels(pixels)
+    assert other._shift is None, "a scale that is not the model's own needs the full table"
+    assert np.array_equal(looked_up, runtime.quantize(normalize(pixels, other.spec), *other.input["quantization"],
+                                                      other.input["dtype"]))
 
 
 def test_center_crop_resizes_only_the_crop():

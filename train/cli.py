@@ -10,15 +10,19 @@ from typing import Optional
 
 import typer
 
-from edge.console import user_errors
+from edge.console import version_option, user_errors
 from train import array_commands
-from train.backbones import BACKBONES
-from train.recipe import CNNS, Settings, run
+from train.catalogue import BACKBONE_NAMES, CNN_NAMES
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 
-Architecture = Enum("Architecture", {name: name for name in ("transfer", *CNNS)}, type=str)
-BackboneName = Enum("BackboneName", {name: name for name in BACKBONES}, type=str)
+
+@app.callback()
+def _options(version: bool = version_option()):
+    pass
+
+Architecture = Enum("Architecture", {name: name for name in ("transfer", *CNN_NAMES)}, type=str)
+BackboneName = Enum("BackboneName", {name: name for name in BACKBONE_NAMES}, type=str)
 Resize = Enum("Resize", {name: name for name in ("center_crop", "stretch", "letterbox")}, type=str)
 Balance = Enum("Balance", {name: name for name in ("none", "weights", "undersample")}, type=str)
 
@@ -59,7 +63,8 @@ def _recipe_command(recipe: str, defaults: Defaults, doc: str):
         data: Path = typer.Option(..., help=DATA_HELP),
         out: Path = typer.Option(Path(f"runs/{recipe}"), help="Run folder to write (replaced when it exists)."),
         model: Architecture = typer.Option(defaults.model,
-                                           help="Transfer learning, the reference base CNN, or the cats-vs-dogs CNN (plain or BatchNorm)."),
+                                           help="Transfer learning, the reference base CNN, the 34k-parameter edge "
+                                                "CNN, or the cats-vs-dogs CNN (plain or BatchNorm)."),
         backbone: BackboneName = typer.Option("mobilenet_v2", help="ImageNet backbone for --model transfer."),
         weights: Optional[str] = typer.Option(None, help="Backbone weights: a local .weights.h5 (no top), or 'imagenet' (downloads)."),
         size: Optional[int] = typer.Option(None, min=32, help=f"Input size in pixels [default: 224 transfer, {defaults.cnn_size} CNN]."),
@@ -76,6 +81,8 @@ def _recipe_command(recipe: str, defaults: Defaults, doc: str):
         grayscale: Optional[bool] = typer.Option(None, "--grayscale/--rgb", help=f"CNNs: one-channel input [default: "
                                                  f"{'grayscale' if defaults.grayscale else 'rgb'}; transfer is always rgb]."),
     ):
+        from train.recipe import Settings, run
+
         with user_errors():
             transfer = model.value == "transfer"
             grayscale = (defaults.grayscale and not transfer) if grayscale is None else grayscale

@@ -22,7 +22,7 @@ from edge.spec import ModelSpec
 from train import backbones, evaluation, fit, models, run_folder
 from train import data as datasets
 
-CNNS = {"base_cnn": models.base_cnn, "cats_dogs_cnn": models.cats_dogs_cnn,
+CNNS = {"base_cnn": models.base_cnn, "edge_cnn": models.edge_cnn, "cats_dogs_cnn": models.cats_dogs_cnn,
         "cats_dogs_bn_cnn": partial(models.cats_dogs_cnn, batch_norm=True)}
 
 

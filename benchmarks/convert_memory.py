@@ -1,0 +1,95 @@
+"""Peak memory and wall time of `convert quantize`, as whole processes under /usr/bin/time -v.
+
+Each case runs the same command line; `--baseline DIR` adds a run of the code in DIR (a checkout of an older commit,
+e.g. `git worktree add /tmp/base 3b31a7b`) right after each run of this checkout, so both meet the same machine.
+Accuracy and agreement per export come from each run's parity.json.
+
+    python -m benchmarks.convert_memory --case muffins_mobilenet_v2=runs/muffins/muffins.keras:../shared/data/muffin-chihuahua/test \\
+        --calib-count 256 --calib-count 1024 --baseline /tmp/base --out benchmarks/results/convert_memory
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import typer
+
+from benchmarks.machine import describe
+from edge.atomic import write_text
+from edge.tables import markdown
+
+app = typer.Typer(add_completion=False, help=__doc__)
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _measure(code: Path, model: str, data: str, calib_count: int) -> dict:
+    """One `convert quantize` run of the code in CODE: wall seconds, peak RSS and the parity rows."""
+    with tempfile.TemporaryDirectory(prefix="convert-memory-") as out:
+        command = ["/usr/bin/time", "-v", sys.executable, "-c", "from convert.cli import main; main()", "quantize",
+                   model, "--data", data, "--out-dir", out, "--calib-count", str(calib_count), "--json"]
+        env = {**os.environ, "PYTHONPATH": str(code), "TF_CPP_MIN_LOG_LEVEL": "3"}
+        done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=code)
+        peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
+        wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", done.stderr).group(1)
+        seconds = sum(float(part) * 60 ** i for i, part in enumerate(reversed(wall.split(":"))))
+        parity = Path(out) / "parity.json"
+        rows = json.loads(parity.read_text())["rows"] if parity.is_file() else []
+    return {"exit": done.returncode, "wall_s": round(seconds, 1), "peak_rss_gb": round(peak_kb / 1e6, 2),
+            "exports": {r["format"]: {k: r.get(k) for k in ("accuracy", "agreement", "mse", "export_s", "status")}
+                        for r in rows},
+            **({"stderr_tail": done.stderr[-800:]} if done.returncode not in (0, 1) else {})}
+
+
+def _row(case: str, calib: int, code: str, run: dict) -> dict:
+    figures = {f"{fmt}": (f"{e['accuracy']:.2f}% / {e['agreement']:.1f}%" if e.get("accuracy") is not None
+                          else f"mse {e['mse']:.4f}") for fmt, e in run["exports"].items()}
+    return {"case": case, "calib_count": calib, "code": code, "exit": run["exit"], "wall_s": run["wall_s"],
+            "peak_rss_gb": run["peak_rss_gb"], **figures}
+
+
+@app.command()
+def convert_memory(
+    case: list[str] = typer.Option(..., help="NAME=MODEL.keras:DATA, repeatable."),
+    calib_count: list[int] = typer.Option([256], help="Calibration counts to run, repeatable."),
+    baseline: Path = typer.Option(None, help="A checkout of older code to run beside this one."),
+    out: Path = typer.Option(Path("benchmarks/results/convert_memory"), help="Writes OUT.json and OUT.md."),
+):
+    """Run every case at every calibration count, this checkout then the baseline, and write the table."""
+    runs = []
+    for spec in case:
+        name, _, paths = spec.partition("=")
+        model, _, data = paths.partition(":")
+        model, data = str(Path(model).resolve()), str(Path(data).resolve())
+        for calib in calib_count:
+            for label, code in (("this", REPO), *((("baseline", baseline.resolve()),) if baseline else ())):
+                run = _measure(code, model, data, calib)
+                runs.append({"case": name, "calib_count": calib, "code": label, **run})
+                typer.echo(json.dumps(runs[-1]))
+    result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": describe(),
+              "baseline": str(baseline) if baseline else None, "runs": runs}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text(out.with_suffix(".json"), json.dumps(result, indent=2))
+    rows = [_row(r["case"], r["calib_count"], r["code"], r) for r in runs]
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    machine = result["machine"]
+    text = (f"Machine: {machine['cpu']}, {machine['cores']} cores, flags {' '.join(machine['cpu_flags']) or 'n/a'}; "
+            f"{result['date']}. `convert quantize` with the default formats as whole processes under "
+            f"`/usr/bin/time -v`; per export: accuracy / agreement with the float model.\n\n"
+            f"{markdown(rows, columns)}\n")
+    write_text(out.with_suffix(".md"), text)
+    typer.echo(text)
+
+
+def main():
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""Help, --version and usage errors answer without importing TensorFlow, and the names they offer match the tables
+that build them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+BLOCKED = """
+import sys
+sys.modules["tensorflow"] = None  # any `import tensorflow` now raises ImportError
+sys.modules["keras"] = None
+module, *args = sys.argv[1:]
+sys.argv = [module, *args]
+import importlib
+try:
+    importlib.import_module(module).main()
+except SystemExit as exc:
+    print("exit", exc.code or 0)
+"""
+
+COMMANDS = {"train": "train.cli", "convert": "convert.cli", "edge-classify": "edge.classify",
+            "edge-bench": "benchmarks.bench"}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_and_version_answer_without_tensorflow(command):
+    for args, code in ((["--help"], 0), (["--version"], 0)):
+        result = subprocess.run([sys.executable, "-c", BLOCKED, COMMANDS[command], *args], capture_output=True,
+                                text=True, cwd=REPO, timeout=60)
+        assert result.stdout.strip().endswith(f"exit {code}"), (args, result.stdout[-500:], result.stderr[-2000:])
+    assert "Usage" in subprocess.run([sys.executable, "-c", BLOCKED, COMMANDS[command], "--help"],
+                                     capture_output=True, text=True, cwd=REPO).stdout
+
+
+def test_usage_errors_answer_without_tensorflow():
+    for module, args in (("train.cli", ["muffins", "--model", "no_such_cnn"]),
+                         ("convert.cli", ["quantize", "--no-such-flag"]),
+                         ("train.cli", ["fashion", "--model", "no_such_cnn"])):
+        result = subprocess.run([sys.executable, "-c", BLOCKED, module, *args], capture_output=True, text=True,
+                                cwd=REPO, timeout=60)
+        assert result.stdout.strip().endswith("exit 2"), (args, result.stdout[-500:], result.stderr[-2000:])
+
+
+def test_offered_names_match_the_tables_that_build_them():
+    from train import backbones, catalogue, recipe
+
+    assert set(catalogue.CNN_NAMES) == set(recipe.CNNS)
+    assert set(catalogue.BACKBONE_NAMES) == set(backbones.BACKBONES)
