@@ -117,8 +117,8 @@ class TFLiteRunner:
         if self._table is None:
             values = normalize(np.arange(256, dtype=np.uint8), self.spec)
             self._table = quantize(values, *self.input["quantization"], self.input["dtype"])
-            shifts = np.unique((self._table.view(np.uint8).astype(np.int16) - np.arange(256)) % 256)
-            self._shift = np.uint8(shifts[0]) if len(shifts) == 1 else None
+            shifts = (self._table.view(np.uint8).astype(np.int16) - np.arange(256)) % 256
+            self._shift = np.uint8(shifts[0]) if (shifts == shifts[0]).all() else None  # np.unique would load numpy.ma
         if self._shift is not None:
             return np.add(pixels, self._shift, dtype=np.uint8).view(self._table.dtype)
         looked_up = cv2.LUT(np.ascontiguousarray(pixels).reshape(-1), self._table.view(np.uint8))

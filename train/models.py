@@ -65,9 +65,9 @@ def stack(backbone: keras.Model, top: keras.Model, input_shape: tuple[int, int, 
     return keras.Model(inputs, top(backbone(inputs, training=False)), name=f"{backbone.name}_classifier")
 
 
-def _conv_bn(x, filters: int, padding: str = "same", momentum: float = 0.99, ceiling: float | None = None):
+def _conv_bn(x, filters: int, padding: str = "same", momentum: float = 0.99):
     x = layers.Conv2D(filters, 3, padding=padding, use_bias=False)(x)
-    return layers.ReLU(ceiling)(layers.BatchNormalization(momentum=momentum)(x))
+    return layers.ReLU()(layers.BatchNormalization(momentum=momentum)(x))
 
 
 def two_conv_cnn(input_shape, num_classes: int) -> keras.Model:
@@ -94,9 +94,9 @@ def three_conv_cnn(input_shape, num_classes: int) -> keras.Model:
     ], name="three_conv_cnn")
 
 
-def _separable_bn(x, filters: int, momentum: float = 0.99, ceiling: float | None = None):
+def _separable_bn(x, filters: int, momentum: float = 0.99):
     x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False)(x)
-    return layers.ReLU(ceiling)(layers.BatchNormalization(momentum=momentum)(x))
+    return layers.ReLU()(layers.BatchNormalization(momentum=momentum)(x))
 
 
 def edge_cnn(input_shape, num_classes: int, widths=(16, 32), separable=(64, 128, 128), dropout: float = 0.3) -> keras.Model:
@@ -107,9 +107,9 @@ def edge_cnn(input_shape, num_classes: int, widths=(16, 32), separable=(64, 128,
     inputs = keras.Input(input_shape)
     x = inputs
     for width in widths:
-        x = layers.MaxPooling2D(2)(_conv_bn(x, width, momentum=0.9, ceiling=6.0))
+        x = layers.MaxPooling2D(2)(_conv_bn(x, width, momentum=0.9))
     for index, width in enumerate(separable):
-        x = _separable_bn(x, width, momentum=0.9, ceiling=6.0)
+        x = _separable_bn(x, width, momentum=0.9)
         x = x if index == len(separable) - 1 else layers.MaxPooling2D(2)(x)
     x = layers.Dropout(dropout)(layers.GlobalAveragePooling2D()(x))
     return keras.Model(inputs, output_layer(num_classes)(x), name="edge_cnn")
