@@ -29,7 +29,7 @@ def read_spec(path: Path) -> ModelSpec:
     try:
         with zipfile.ZipFile(path) as archive:
             if SPEC_ENTRY not in archive.namelist():
-                raise UserError(f"{path}: has no {SPEC_ENTRY}; it was not made by `train` (re-save it with train.keras_file)")
+                raise UserError(f"{path}: has no {SPEC_ENTRY}; it was not made by `train` (re-save it with convert.keras_file.save)")
             return ModelSpec.from_json(archive.read(SPEC_ENTRY))
     except zipfile.BadZipFile:
         raise UserError(f"{path}: not a .keras archive (corrupt or another format); give the file `train` wrote") from None

@@ -19,7 +19,7 @@ class Thresholds:
 
 def compare(name: str, scores: np.ndarray, float_scores: np.ndarray, targets: np.ndarray,
             spec: ModelSpec, thresholds: Thresholds) -> dict:
-    """One row of the parity table; `failures` lists every threshold the export passes."""
+    """One row of the parity table; `failures` lists every threshold the export fails."""
     predicted, float_predicted = class_indices(scores, spec), class_indices(float_scores, spec)
     accuracy = 100 * float(np.mean(predicted == targets))
     float_accuracy = 100 * float(np.mean(float_predicted == targets))

@@ -10,8 +10,6 @@ import numpy as np
 from edge.errors import UserError
 from edge.spec import ModelSpec
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-
 
 def read_image(path: str | Path) -> np.ndarray:
     """Decode an image file to a BGR uint8 array; UserError when it cannot be decoded."""

@@ -123,6 +123,7 @@ def test_pipeline_times_every_stage_on_a_real_video(exported, tmp_path):
     assert "Traceback" not in result.stderr and not result.stderr.count("reopening")
     for row in rows:
         stages = [row[f"{s}_ms"] for s in ("capture", "preprocess", "invoke", "postprocess")]
-        assert all(t >= 0 for t in stages) and all(t > 0 for t in stages[1:]) and row["frames"] == 120
+        timed = stages if row["mode"] == "sequential" else stages[1:]  # a capture thread's newest frame may be ready
+        assert all(t > 0 for t in timed) and row["frames"] == 120
         assert sum(stages) == pytest.approx(row["frame_ms"], rel=0.5)
         assert 0 < row["not_invoke_share"] < 1 and row["rss_mb_start"] > 0

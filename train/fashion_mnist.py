@@ -59,7 +59,11 @@ def load(folder: Path | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     if folder is None:
         import keras
 
-        (train_x, train_y), (test_x, test_y) = keras.datasets.fashion_mnist.load_data()
+        try:
+            (train_x, train_y), (test_x, test_y) = keras.datasets.fashion_mnist.load_data()
+        except Exception as exc:  # keras raises a bare Exception when the download fails
+            raise UserError(f"--data: {DEBIAN_DIR} is missing and the download failed ({str(exc)[:120]}); "
+                            "apt install dataset-fashion-mnist, or give --data FOLDER with the four IDX files") from None
         return train_x[..., None], train_y.astype(np.int64), test_x[..., None], test_y.astype(np.int64), "keras.datasets"
     if not Path(folder).is_dir():
         raise UserError(f"--data {folder}: no such folder; give the folder of the Fashion-MNIST IDX files")

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import keras
 from keras import layers
 
 from convert.keras_layers import MirrorPair, PairMean
-from edge.errors import UserError
 
 
 def augmentation(seed: int = 0) -> keras.Sequential:
@@ -38,21 +35,6 @@ def base_cnn(input_shape: tuple[int, int, int], num_classes: int) -> keras.Model
         layers.Dropout(0.5),
         output_layer(num_classes),
     ], name="base_cnn")
-
-
-def mobilenet_v2_backbone(input_shape: tuple[int, int, int], weights: str) -> keras.Model:
-    """ImageNet MobileNetV2 (alpha 1.0) without its top, global-average pooled, from a local .weights.h5 or 'imagenet'."""
-    if weights == "imagenet":
-        return keras.applications.MobileNetV2(input_shape=input_shape, include_top=False, weights="imagenet", pooling="avg")
-    path = Path(weights)
-    if not path.is_file():
-        raise UserError(f"--weights {weights}: no such file; give a MobileNetV2 .weights.h5 or 'imagenet' (needs internet)")
-    backbone = keras.applications.MobileNetV2(input_shape=input_shape, include_top=False, weights=None, pooling="avg")
-    try:
-        backbone.load_weights(path)
-    except Exception as exc:  # h5py and Keras raise several types for a mismatched file
-        raise UserError(f"--weights {path}: not MobileNetV2 (alpha 1.0, no top) weights ({str(exc).splitlines()[0][:160]})") from None
-    return backbone
 
 
 def head(feature_dim: int, num_classes: int) -> keras.Sequential:
