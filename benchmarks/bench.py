@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -22,8 +21,10 @@ import numpy as np
 import typer
 
 from benchmarks import chart
+from benchmarks.compare import compare
+from benchmarks.pipeline import pipeline
 from benchmarks.machine import describe, rss_mb
-from edge import runtime
+from edge import metrics, runtime
 from edge.atomic import write_text
 from edge.console import user_errors, version_option
 from edge.errors import UserError
@@ -32,8 +33,9 @@ from edge.postprocess import class_indices
 from edge.formats import FORMATS
 from edge.preprocess import normalize, prepare, read_image, to_pixels
 from edge.tables import markdown
+from edge.tflite_runner import tflite_interpreter_class
 
-app = typer.Typer(add_completion=False, help=__doc__)
+app = typer.Typer(add_completion=False, help=__doc__, invoke_without_command=True)
 
 COLUMNS = ["model", "format", "runtime", "threads", "median_ms", "p90_ms", "p99_ms", "min_ms", "images_per_s", "size_mb",
            "load_ms", "rss_mb", "accuracy", "agreement", "mse", "max_abs_diff", "preprocess_ms", "status"]
@@ -162,7 +164,7 @@ def _load(path: Path, threads: int, frames: list[np.ndarray], warmup: int, direc
 def _direct_subject(path: Path, threads: int, inputs: list[np.ndarray], warmup: int, row: dict) -> Subject:
     """The stock interpreter invoked by hand on tensors already in its input type: the floor our runner is measured
     against (INPUTS: the runner's input tensors, or float inputs to quantise once here)."""
-    interpreter_class, name = runtime.tflite_interpreter_class()
+    interpreter_class, name = tflite_interpreter_class()
     interpreter = interpreter_class(model_path=str(path), num_threads=threads)
     interpreter.allocate_tensors()
     source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
@@ -244,14 +246,15 @@ def _accuracy_and_agreement(subjects: list[Subject], data: Path, reference: Opti
             continue
         predicted, targets = predictions[subject.row["model"]]
         if subject.runner.spec.task == "regression":
-            subject.row["mse"] = round(float(np.mean((predicted - targets) ** 2)), 4)
+            subject.row["mse"] = round(metrics.mse(predicted, targets), 4)
         else:
-            subject.row["accuracy"] = round(float(np.mean(predicted == targets)), 4)
+            subject.row["accuracy"] = round(metrics.accuracy(predicted, targets), 4)
     names = [reference.name] if reference else [s.row["model"] for s in subjects if s.row.get("format") in REFERENCE_FORMATS]
     reference_name = next((n for n in names if n in predictions), None)
     for subject in subjects:
         if "accuracy" in subject.row and reference_name:
-            subject.row["agreement"] = round(float(np.mean(predictions[subject.row["model"]][0] == predictions[reference_name][0])), 4)
+            subject.row["agreement"] = round(metrics.agreement(predictions[subject.row["model"]][0],
+                                                               predictions[reference_name][0]), 4)
             subject.row["reference"] = reference_name
         elif "mse" in subject.row and reference_name:
             difference = predictions[subject.row["model"]][0] - predictions[reference_name][0]
@@ -295,10 +298,11 @@ def _csv(rows: list[dict]) -> str:
     return buffer.getvalue()
 
 
-@app.command()
+@app.callback()
 def bench(
-    model: List[Path] = typer.Option(..., "--model", "-m", help="A .tflite, .onnx or .keras file (.keras needs TensorFlow), "
-                                     "or a folder of them; repeat for more."),
+    ctx: typer.Context,
+    model: Optional[List[Path]] = typer.Option(None, "--model", "-m", help="A .tflite, .onnx or .keras file (.keras needs "
+                                               "TensorFlow), or a folder of them; repeat for more."),
     data: Optional[Path] = typer.Option(None, help="Class folders (or an .npz with x and y): real inputs for timing, and "
                                         "accuracy (MSE for regression) per model."),
     images: Optional[Path] = typer.Option(None, help="Images for timing when there is no --data."),
@@ -311,7 +315,11 @@ def bench(
     out: Path = typer.Option(Path("benchmarks/results/bench"), help="Writes OUT.json, OUT.csv, OUT.md and OUT.png."),
     version: bool = version_option(),
 ):
-    """Time every model at every thread count on the same images and write one table."""
+    """Time every model at every thread count on the same images and write one table (without a command)."""
+    if ctx.invoked_subcommand:
+        return
+    if not model:
+        raise typer.BadParameter("give at least one model file or folder", param_hint="'--model' / '-m'")
     with user_errors():
         counts = _thread_counts(threads)
         frames = _timing_images(data, images, limit=50)
@@ -338,13 +346,9 @@ def bench(
             raise typer.Exit(1)
 
 
+app.command()(compare)
+app.command()(pipeline)
+
+
 def main():
-    """`edge-bench ...` times models; `edge-bench compare A B` and `edge-bench pipeline ...` are the other modes."""
-    if sys.argv[1:2] == ["compare"]:
-        from benchmarks.compare import app as mode
-    elif sys.argv[1:2] == ["pipeline"]:
-        from benchmarks.pipeline import app as mode
-    else:
-        return app()
-    sys.argv.pop(1)
-    mode()
+    app()

@@ -11,7 +11,6 @@ from edge.console import user_errors
 from edge.errors import UserError
 from edge.tables import markdown
 
-app = typer.Typer(add_completion=False, help=__doc__)
 
 
 def _load(path: Path) -> dict:
@@ -22,7 +21,6 @@ def _load(path: Path) -> dict:
         raise UserError(f"{path}: not an edge-bench JSON file ({exc}); give the OUT.json that edge-bench wrote") from None
 
 
-@app.command()
 def compare(first: Path = typer.Argument(..., metavar="A.json"), second: Path = typer.Argument(..., metavar="B.json")):
     """Rows present in both runs, with B/A ratios of median latency (below 1: B is faster)."""
     with user_errors():

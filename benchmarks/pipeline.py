@@ -2,9 +2,9 @@
 
     edge-bench pipeline -m models/muffins.tflite --images ../shared/data/muffin-chihuahua/test --frames 10000
 
-Stages per frame, each timed: capture (read and decode the next frame), preprocess (crop, resize and colour
-conversion, then the model's input tensor: a table lookup for int8 inputs), invoke (runner.run, output dequantised)
-and postprocess (probabilities and top label). Two modes: `sequential` decodes on the inference thread (a
+Stages per frame, timed by edge.loop as edge-classify runs them: capture (read and decode the next frame),
+preprocess (crop, resize and colour conversion, then the model's input tensor: one uint8 add or a table lookup for
+int8 inputs), invoke (runner.run, output dequantised) and postprocess (probabilities and top label). Two modes: `sequential` decodes on the inference thread (a
 single-core device), `capture thread` is what edge-classify does for cameras and streams: decoding runs on the
 LiveReader thread, fed at --camera-fps like a camera, and the inference thread takes the newest frame (its
 not-invoke share counts the work on that thread, not the wait for a frame). The video loops until --frames are
@@ -30,13 +30,12 @@ from edge.atomic import write_text
 from edge.console import user_errors
 from edge.errors import UserError
 from edge.folders import any_images
-from edge.postprocess import probabilities, top_k
 from edge.capture import LiveReader
-from edge.preprocess import read_image, to_pixels
+from edge.loop import STAGES, predictions
+from edge.preprocess import read_image
+from edge.sources import Frame
 from edge.tables import markdown
 
-app = typer.Typer(add_completion=False, help=__doc__)
-STAGES = ("capture", "preprocess", "invoke", "postprocess")
 FRAME_SIZE = (640, 480)  # a common camera resolution
 
 
@@ -85,8 +84,8 @@ class LoopingCapture:
         self.capture.release()
 
 
-def _frames(video: Path, threaded: bool, camera_fps: float):
-    """An endless iterator of frames: read on this thread, or the newest frame of a LiveReader thread fed at
+def _images(video: Path, threaded: bool, camera_fps: float):
+    """An endless iterator of images: read on this thread, or the newest image of a LiveReader thread fed at
     CAMERA_FPS."""
     capture = LoopingCapture(video, camera_fps if threaded else 0.0)
     if threaded:
@@ -97,28 +96,24 @@ def _frames(video: Path, threaded: bool, camera_fps: float):
         yield capture.read()[1]
 
 
+def _frames(video: Path, threaded: bool, camera_fps: float, count: int):
+    """COUNT frames of the looped video, as edge-classify's sources give them."""
+    images = _images(video, threaded, camera_fps)
+    for index in range(count):
+        yield Frame(next(images), index, f"frame {index}")
+    images.close()
+
+
 def run(model: Path, video: Path, frames: int, threads: Optional[int], threaded: bool = False,
         camera_fps: float = 30.0) -> dict:
     runner = runtime.load(model, threads)
-    spec = runner.spec
-    source = _frames(video, threaded, camera_fps)
     times = {stage: np.empty(frames) for stage in STAGES}
     memory = [rss_mb()]
-    for i in range(frames):
-        t0 = time.perf_counter()
-        image = next(source)
-        t1 = time.perf_counter()
-        x = runner.input_from_pixels(to_pixels(image, spec)[None])
-        t2 = time.perf_counter()
-        scores = runner.run(x)
-        t3 = time.perf_counter()
-        top_k(probabilities(scores[0], spec), spec)
-        t4 = time.perf_counter()
-        for stage, (a, b) in zip(STAGES, ((t0, t1), (t1, t2), (t2, t3), (t3, t4))):
-            times[stage][i] = (b - a) * 1000
+    for i, prediction in enumerate(predictions(runner, _frames(video, threaded, camera_fps, frames))):
+        for stage, ms in prediction.stages_ms.items():
+            times[stage][i] = ms
         if (i + 1) % 500 == 0:
             memory.append(rss_mb())
-    source.close()
     medians = {f"{stage}_ms": round(float(np.median(values)), 3) for stage, values in times.items()}
     frame_ms = float(np.median(sum(times.values())))
     work_ms = float(np.median(sum(times[s] for s in STAGES if s != "capture"))) if threaded else frame_ms
@@ -131,7 +126,6 @@ def run(model: Path, video: Path, frames: int, threads: Optional[int], threaded:
             "rss_growth_mb": round(memory[-1] - memory[1], 1) if len(memory) > 2 else None}
 
 
-@app.command()
 def pipeline(
     model: list[Path] = typer.Option(..., "--model", "-m", help="A .tflite or .onnx file; repeat for each model."),
     video: Optional[Path] = typer.Option(None, help="A video to classify frame by frame (looped)."),

@@ -3,3 +3,13 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def __getattr__(name: str):
+    """`from convert import quantize`: the library call behind `convert quantize`, imported on first use so that
+    the command line's help stays instant."""
+    if name == "quantize":
+        from convert.export import quantize
+
+        return quantize
+    raise AttributeError(f"module 'convert' has no attribute {name!r}")

@@ -12,6 +12,7 @@ import typer
 
 from convert.keras_file import checked_spec
 from convert.parity import ADVICE, Thresholds
+from convert.registry import resolved_options
 from edge.console import version_option, library_output_to, user_errors
 from edge.errors import UserError
 from edge.formats import DEFAULT_FORMATS, FORMATS
@@ -25,9 +26,7 @@ def _options(version: bool = version_option()):
     pass
 
 
-class Target(str, Enum):
-    any = "any"
-    arm64 = "arm64"
+Target = Enum("Target", {value: value for value in FORMATS["onnx_int8"].options["target"]}, type=str)  # --target
 
 LOG_NAME = "convert.log"  # what TensorFlow and the converters print, unless --debug
 CALIB_COUNT = 256
@@ -109,8 +108,9 @@ def quantize(
     config: Optional[Path] = typer.Option(None, help="TOML file with a [parity] table (max_drop, min_agreement) a CI job can commit."),
     json_summary: bool = typer.Option(False, "--json", help="Print the parity report as JSON instead of a table."),
     threads: Optional[int] = typer.Option(None, min=1, help="Threads for evaluating the exports."),
-    target: Target = typer.Option(Target.any, help="Device the int8 ONNX scheme is chosen for: any CPU (u8 x u8: no saturation) "
-                                  "or arm64 (8-bit; on x86 without VNNI the parity check here measures saturation)."),
+    target: Optional[Target] = typer.Option(None, help="onnx_int8: the device its scheme is chosen for, any CPU (u8 x u8: no "
+                                            "saturation) or arm64 (8-bit; on x86 without VNNI the parity check here "
+                                            "measures saturation) [default: any]."),
     debug: bool = typer.Option(False, help="Show TensorFlow's and the converters' own output, and tracebacks."),
 ):
     """Export MODEL.keras (int8 TFLite, fp32 and int8 ONNX by default), check each against the float model on
@@ -118,12 +118,13 @@ def quantize(
     with user_errors(debug):
         names = _parse_formats(formats)
         thresholds = _thresholds(config, max_drop=max_drop, min_agreement=min_agreement, max_mse_increase=max_mse_increase)
+        options = resolved_options(names, {"target": target.value} if target else {})
         checked_spec(model_path)  # bad input is refused before anything is written
         out_dir = _out_dir(out_dir)
         with library_output_to(out_dir / LOG_NAME, debug):
             from convert.export import quantize as run
 
-            report = run(model_path, data, out_dir, names, thresholds, calib, calib_count, threads, target.value,
+            report = run(model_path, data, out_dir, names, thresholds, calib, calib_count, threads, options,
                          say=lambda line: typer.echo(line, err=True))
         _print_report(report, json_summary, out_dir)
 

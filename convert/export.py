@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
-import importlib
 import json
 import tempfile
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from convert import contact_sheet, examples, keras_file
+from convert.registry import exporter, resolved_options
 from convert.metadata import embed_file
 from convert.parity import Thresholds, compare, compare_regression, reference_row
 from edge import runtime
@@ -33,16 +33,17 @@ def _disagreement_sheet(name: str, scores, float_scores, files: list[Path], spec
 
 
 def export_and_check(name: str, model, spec, calibration: examples.Examples, test: examples.Examples, float_scores,
-                      thresholds: Thresholds, out_dir: Path, stem: str, threads: Optional[int], work: Path) -> dict:
-    """Export one format, run it on the held-out inputs batch by batch, embed the spec with its parity figures, and
-    only then give the file its final name. WORK is the run's scratch folder, shared by its exports."""
+                      thresholds: Thresholds, out_dir: Path, stem: str, threads: Optional[int], work: Path,
+                      options: dict[str, str]) -> dict:
+    """Export one format with the OPTIONS it takes, run it on the held-out inputs batch by batch, embed the spec with
+    its parity figures, and only then give the file its final name. WORK is the run's scratch folder."""
     fmt = FORMATS[name]
     final = output_path(out_dir, stem, fmt)
     started = time.perf_counter()
-    module, function = fmt.exporter.split(":")
+    taken = {key: value for key, value in options.items() if key in fmt.options}
     try:
         with atomic_path(final) as tmp:
-            note = getattr(importlib.import_module(module), function)(model, spec, calibration, tmp, work)
+            note = exporter(name)(model, spec, calibration, tmp, work, **taken)
             scores = test.scores(runtime.load(tmp, threads, spec=spec).predict)
             if spec.task == "regression":
                 row = compare_regression(name, scores, float_scores, test.targets, thresholds)
@@ -91,12 +92,14 @@ def calibration_source(calib: Optional[Path], data: Path, spec, model_path: Path
 
 
 def quantize(model_path: Path, data: Path, out_dir: Path, names: list[str], thresholds: Thresholds,
-             calib: Optional[Path] = None, calib_count: int = 256, threads: Optional[int] = None, target: str = "any",
-             say: Callable[[str], None] = lambda line: None) -> dict:
-    """Export MODEL_PATH in each format NAMES, check each against the float model on DATA, write parity.json into
-    OUT_DIR and return its report; SAY receives a progress line per step."""
+             calib: Optional[Path] = None, calib_count: int = 256, threads: Optional[int] = None,
+             options: Optional[dict[str, str]] = None, say: Callable[[str], None] = lambda line: None) -> dict:
+    """Export MODEL_PATH in each format NAMES (with the export OPTIONS their rows in edge.formats take, e.g.
+    {"target": "arm64"}), check each against the float model on DATA, write parity.json into OUT_DIR and return its
+    report; SAY receives a progress line per step."""
+    options = resolved_options(names, options or {})
     model, spec = keras_file.load(model_path)
-    spec = spec.with_extra(target=target)  # travels into every export; onnx_int8 picks its scheme by it
+    spec = spec.with_extra(**options)  # provenance: every export records the options it was made with
     test = examples.load(data, spec)
     calib_source = calibration_source(calib, data, spec, model_path)
     calibration = examples.calibration(calib_source, spec, calib_count)
@@ -108,7 +111,7 @@ def quantize(model_path: Path, data: Path, out_dir: Path, names: list[str], thre
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".partial-work-") as work:
         for name in names:
             row = export_and_check(name, model, spec, calibration, test, float_scores, thresholds, out_dir,
-                                   model_path.stem, threads, Path(work))
+                                   model_path.stem, threads, Path(work), options)
             rows.append(row)
             release_freed_memory()
             say(f"{name}: {out_dir / row['file']} ({row['size_mb']:.2f} MB, {row['export_s']} s) [{row['status']}]")

@@ -18,6 +18,7 @@ import numpy as np
 from convert.examples import Examples
 from convert.memory import available_bytes, gigabytes
 from convert.metadata import embed_onnx_props
+from convert.registry import register_exporter
 from edge.errors import UserError
 from edge.spec import ModelSpec
 
@@ -44,6 +45,7 @@ def float_onnx(model, spec: ModelSpec, work: Path) -> Path:
     return path
 
 
+@register_exporter("onnx")
 def export_fp32(model, spec: ModelSpec, calibration: Examples, path: Path, work: Path) -> None:
     shutil.copyfile(float_onnx(model, spec, work), path)
     embed_onnx_props(path, opset=str(OPSET))
@@ -191,7 +193,8 @@ TARGETS = {  # target device -> weight type (both full 8-bit)
 }
 
 
-def export_int8(model, spec: ModelSpec, calibration: Examples, path: Path, work: Path) -> str | None:
-    """Percentile calibration and per-channel weights (benchmarks/results/calibration_muffins.md); the weight type
-    as the target in the spec (`convert quantize --target`) needs."""
-    return quantize(model, spec, calibration, path, work, weight_type=TARGETS[spec.extra.get("target", "any")])
+@register_exporter("onnx_int8")
+def export_int8(model, spec: ModelSpec, calibration: Examples, path: Path, work: Path, target: str = "any") -> str | None:
+    """Percentile calibration and per-channel weights (benchmarks/results/calibration_muffins.md), with the weight
+    type TARGET needs (`convert quantize --target`)."""
+    return quantize(model, spec, calibration, path, work, weight_type=TARGETS[target])

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge import metrics
 from edge.postprocess import class_indices
 from edge.spec import ModelSpec
 
@@ -21,13 +22,13 @@ def compare(name: str, scores: np.ndarray, float_scores: np.ndarray, targets: np
             spec: ModelSpec, thresholds: Thresholds) -> dict:
     """One row of the parity table; `failures` lists every threshold the export fails."""
     predicted, float_predicted = class_indices(scores, spec), class_indices(float_scores, spec)
-    accuracy = 100 * float(np.mean(predicted == targets))
-    float_accuracy = 100 * float(np.mean(float_predicted == targets))
+    accuracy = 100 * metrics.accuracy(predicted, targets)
+    float_accuracy = 100 * metrics.accuracy(float_predicted, targets)
     row = {
         "format": name,
         "accuracy": round(accuracy, 2),
         "drop": round(float_accuracy - accuracy, 2),
-        "agreement": round(100 * float(np.mean(predicted == float_predicted)), 2),
+        "agreement": round(100 * metrics.agreement(predicted, float_predicted), 2),
         "disagreements": int(np.sum(predicted != float_predicted)),
         "max_abs_diff": round(float(np.max(np.abs(scores - float_scores))), 4),
         "mean_abs_diff": round(float(np.mean(np.abs(scores - float_scores))), 5),
@@ -48,7 +49,7 @@ def compare_regression(name: str, scores: np.ndarray, float_scores: np.ndarray, 
                        thresholds: Thresholds) -> dict:
     """One row of the parity table for a regression model: MSE against the targets and its increase over float."""
     scores, float_scores = scores.reshape(len(targets)), float_scores.reshape(len(targets))
-    mse, float_mse = float(np.mean((scores - targets) ** 2)), float(np.mean((float_scores - targets) ** 2))
+    mse, float_mse = metrics.mse(scores, targets), metrics.mse(float_scores, targets)
     increase = 100 * (mse - float_mse) / max(float_mse, 1e-12)
     row = {"format": name, "mse": round(mse, 5), "mse_increase": round(increase, 2),
            "max_abs_diff": round(float(np.max(np.abs(scores - float_scores))), 4),
@@ -61,13 +62,13 @@ def compare_regression(name: str, scores: np.ndarray, float_scores: np.ndarray, 
 def reference_row(float_scores: np.ndarray, targets: np.ndarray, spec: ModelSpec) -> dict:
     """The float model's own figure: accuracy, or MSE for regression."""
     if spec.task == "regression":
-        return {"mse": round(float(np.mean((float_scores.reshape(len(targets)) - targets) ** 2)), 5)}
-    return {"accuracy": round(100 * float(np.mean(class_indices(float_scores, spec) == targets)), 2)}
+        return {"mse": round(metrics.mse(float_scores, targets), 5)}
+    return {"accuracy": round(100 * metrics.accuracy(class_indices(float_scores, spec), targets), 2)}
 
 
 def per_class_recall(predicted: np.ndarray, targets: np.ndarray, spec: ModelSpec) -> dict[str, float]:
-    return {label: round(100 * float(np.mean(predicted[targets == i] == i)), 2)
-            for i, label in enumerate(spec.labels) if np.any(targets == i)}
+    """Per-class recall in percent."""
+    return {label: round(100 * r, 2) for label, r in metrics.per_class_recall(predicted, targets, spec.labels).items()}
 
 
 ADVICE = ("int8 lost too much: try more calibration images (--calib-count), calibration images closer to what "

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from convert.examples import Examples
+from convert.registry import register_exporter
 from edge.errors import UserError
 from edge.spec import ModelSpec
 
@@ -75,11 +76,13 @@ def without_inner_names(flatbuffer: bytes) -> bytes:
     return pack_tflite(model)
 
 
+@register_exporter("tflite_fp32")
 def export_fp32(model, spec: ModelSpec, calibration: Examples, path: Path, work: Path) -> None:
     _, converter = _converter(model)
     _convert(converter, path, model)
 
 
+@register_exporter("tflite_fp16")
 def export_fp16(model, spec: ModelSpec, calibration: Examples, path: Path, work: Path) -> None:
     tf, converter = _converter(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -87,6 +90,7 @@ def export_fp16(model, spec: ModelSpec, calibration: Examples, path: Path, work:
     _convert(converter, path, model)
 
 
+@register_exporter("tflite_dynamic")
 def export_dynamic(model, spec: ModelSpec, calibration: Examples, path: Path, work: Path) -> None:
     """int8 weights, activations quantised on the fly; needs no calibration images."""
     tf, converter = _converter(model)
@@ -103,6 +107,7 @@ def _int8_converter(model, calibration: Examples):
     return tf, converter
 
 
+@register_exporter("tflite_int8")
 def export_int8(model, spec: ModelSpec, calibration: Examples, path: Path, work: Path) -> None:
     """int8 input and output: the device feeds quantised pixels straight in (see edge.runtime.quantize)."""
     tf, converter = _int8_converter(model, calibration)
@@ -111,6 +116,7 @@ def export_int8(model, spec: ModelSpec, calibration: Examples, path: Path, work:
     _convert(converter, path, model)
 
 
+@register_exporter("tflite_int8_float_io")
 def export_int8_float_io(model, spec: ModelSpec, calibration: Examples, path: Path, work: Path) -> None:
     """int8 inside, float32 input and output: a drop-in for a float model."""
     _, converter = _int8_converter(model, calibration)

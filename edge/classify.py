@@ -14,36 +14,14 @@ import cv2
 import numpy as np
 import typer
 
-from edge import runtime
+from edge import loop, runtime
 from edge.console import user_errors, version_option
 from edge.errors import UserError
-from edge.postprocess import Smoother, probabilities, top_k
-from edge.preprocess import to_pixels
-from edge.sources import CaptureSource, Frame, ImageSource
+from edge.loop import Prediction
+from edge.sources import open_source
 from edge.spec import ModelSpec
 
 app = typer.Typer(add_completion=False, help=__doc__)
-LATENCY_WINDOW = 10_000  # frames whose latencies the summary's percentiles cover
-
-
-def _camera(value: str) -> int | str:
-    """--camera: an index (0), a device path (/dev/video2), or picam."""
-    return int(value) if value.isdigit() else value
-
-
-def _open_source(camera: Optional[str], video: Optional[Path], images: Optional[Path], stream: Optional[str]):
-    given = (("--camera", camera), ("--video", video), ("--images", images), ("--stream", stream))
-    chosen = [name for name, value in given if value is not None]
-    if len(chosen) != 1:
-        raise UserError("give exactly one source: --camera N, --video FILE, --stream URL or --images PATH "
-                        f"(got {', '.join(chosen) or 'none'})")
-    if camera is not None:
-        return CaptureSource(_camera(camera), "camera")
-    if video is not None:
-        return CaptureSource(str(video), "video")
-    if stream is not None:
-        return CaptureSource(stream, "stream")
-    return ImageSource(images)
 
 
 def _stop_on_sigterm() -> None:
@@ -81,35 +59,79 @@ def _show(image: np.ndarray) -> bool:
                         "(the -headless wheel has none), or drop --show") from None
 
 
-def _frame_line(frame: Frame, kind: str, best: list[tuple[str, float]], latency: float, json_lines: bool) -> str:
-    (label, score), others = best[0], best[1:]
-    if not json_lines:
-        more = "".join(f"\t{name} {p:.3f}" for name, p in others)
-        return f"{frame.name}\t{label}\t{score:.3f}\t{latency:.1f} ms{more}"
-    record = {"source": kind, "frame": frame.index, "label": label, "score": round(score, 4), "latency_ms": round(latency, 3)}
-    if others:
-        record["top"] = [[name, round(p, 4)] for name, p in best]
+def _record(prediction: Prediction, kind: str) -> dict:
+    """One frame as its JSON line (and the HTTP poster's body)."""
+    frame, (label, score) = prediction.frame, prediction.best[0]
+    record = {"source": kind, "frame": frame.index, "label": label, "score": round(score, 4),
+              "latency_ms": round(prediction.latency_ms, 3)}
+    if len(prediction.best) > 1:
+        record["top"] = [[name, round(p, 4)] for name, p in prediction.best]
     if kind == "images":
         record["path"] = frame.name
     if frame.truth is not None:
         record["truth"] = frame.truth
-    return json.dumps(record)
+    return record
 
 
-def _summary(source, frames: int, latencies, correct: int, judged: int, started: float) -> dict:
-    """Counts over the whole run; latency percentiles over the last LATENCY_WINDOW frames."""
-    elapsed = time.perf_counter() - started
-    summary = {"frames": frames, "skipped": source.skipped,
-               "fps": round(frames / elapsed, 2) if elapsed > 0 else None}
-    if latencies:
-        summary["latency_ms_median"] = round(float(np.median(latencies)), 3)
-        summary["latency_ms_p90"] = round(float(np.percentile(latencies, 90)), 3)
-    if judged:
-        summary.update(accuracy=round(correct / judged, 4), judged=judged)
-    summary.update(getattr(source, "counters", {}))
-    if getattr(source, "ended", False):
-        summary["ended"] = f"{source.kind} {source.target} gave no more frames"
-    return summary
+class Printer:
+    """One line per frame on stdout: tab-separated text or JSON lines; only label changes with CHANGES_ONLY."""
+
+    def __init__(self, kind: str, json_lines: bool, changes_only: bool):
+        self.kind, self.json_lines, self.changes_only = kind, json_lines, changes_only
+
+    def __call__(self, prediction: Prediction, changed: bool) -> None:
+        if self.changes_only and not changed:
+            return
+        if self.json_lines:
+            typer.echo(json.dumps(_record(prediction, self.kind)))
+            return
+        (label, score), others = prediction.best[0], prediction.best[1:]
+        more = "".join(f"\t{name} {p:.3f}" for name, p in others)
+        typer.echo(f"{prediction.frame.name}\t{label}\t{score:.3f}\t{prediction.latency_ms:.1f} ms{more}")
+
+    def close(self) -> dict:
+        return {}
+
+
+class Changes:
+    """Each label change to an HTTP endpoint, through edge.outputs.Poster's bounded queue."""
+
+    def __init__(self, url: str, kind: str):
+        from edge.outputs import Poster  # HTTP costs start-up time: imported only when asked for
+
+        self.poster, self.kind = Poster(url), kind
+
+    def __call__(self, prediction: Prediction, changed: bool) -> None:
+        if changed:
+            self.poster.send(_record(prediction, self.kind))
+
+    def close(self) -> dict:
+        return self.poster.close()
+
+
+class Overlay:
+    """Frames with label, score and FPS drawn on: into a video file, a window (q ends the run), or both."""
+
+    def __init__(self, save_video: Optional[Path], show: bool, fps: float):
+        from edge.outputs import VideoRecorder, overlay
+
+        self.draw, self.show, self.path = overlay, show, save_video
+        self.recorder = VideoRecorder(save_video, fps) if save_video else None
+        self.recent = collections.deque(maxlen=30)  # wall-clock times of the last frames, for the FPS shown
+
+    def __call__(self, prediction: Prediction, changed: bool) -> bool:
+        self.recent.append(time.perf_counter())
+        fps = (len(self.recent) - 1) / (self.recent[-1] - self.recent[0]) if len(self.recent) > 1 else 0.0
+        drawn = self.draw(prediction.frame.image, *prediction.best[0], fps)
+        if self.recorder:
+            self.recorder.write(drawn)
+        return _show(drawn) if self.show else True
+
+    def close(self) -> dict:
+        if not self.recorder:
+            return {}
+        self.recorder.close()
+        return {"video": str(self.path)} if self.recorder.frames else {}
 
 
 @app.command()
@@ -140,63 +162,16 @@ def classify(
     """Classify every frame and print one line per frame."""
     with user_errors(debug):
         runner = runtime.load(model, threads, spec=_spec_from_flags(labels, size, scale, offset))
-        spec = runner.spec
-        source = _open_source(camera, video, images, stream)
-        if save_video or post or show:  # HTTP and video writing cost start-up time: imported only when asked for
-            from edge.outputs import Poster, VideoRecorder, overlay
-        recorder = VideoRecorder(save_video, getattr(source, "fps", 0.0)) if save_video else None
-        poster = Poster(post) if post else None
+        source = open_source({"camera": camera, "video": video, "stream": stream, "images": images})
+        sinks = [Printer(source.kind, json_lines, changes_only), *([Changes(post, source.kind)] if post else []),
+                 *([Overlay(save_video, show, getattr(source, "fps", 0.0))] if save_video or show else [])]
         _stop_on_sigterm()
-        smooth = Smoother(smooth_frames if source.kind != "images" else 1)  # separate photos are not a sequence
-        latencies = collections.deque(maxlen=LATENCY_WINDOW)  # bounded: a camera run may last for days
-        frames, correct, judged, started, last_label = 0, 0, 0, time.perf_counter(), None
-        recent = collections.deque(maxlen=30)  # wall-clock times of the last frames, for the FPS overlay
-        try:
-            for frame in source:
-                recent.append(time.perf_counter())
-                t0 = time.perf_counter()
-                scores = runner.run(runner.input_from_pixels(to_pixels(frame.image, spec)[None]))[0]
-                if spec.task == "regression":
-                    best = [("value", float(scores.ravel()[0]))]
-                else:
-                    best = top_k(smooth(probabilities(scores, spec)), spec, k, unsure_below)
-                label, score = best[0]
-                latency = (time.perf_counter() - t0) * 1000
-                latencies.append(latency)
-                frames += 1
-                if frame.truth is not None:
-                    judged += 1
-                    correct += label == frame.truth
-                changed, last_label = label != last_label, label
-                if changed or not changes_only:
-                    typer.echo(_frame_line(frame, source.kind, best, latency, json_lines))
-                if changed and poster:
-                    poster.send(json.loads(_frame_line(frame, source.kind, best, latency, True)))
-                if show or recorder:
-                    fps = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 else 0.0
-                    drawn = overlay(frame.image, label, score, fps)
-                    if recorder:
-                        recorder.write(drawn)
-                    if show and not _show(drawn):
-                        break
-                if max_frames and frames >= max_frames:
-                    break
-        except KeyboardInterrupt:  # Ctrl-C ends a camera run; the summary still prints
-            pass
-        finally:
-            if recorder:
-                recorder.close()
-        summary = _summary(source, frames, latencies, correct, judged, started)
-        if poster:
-            summary.update(poster.close())
-        if recorder and recorder.frames:
-            summary["video"] = str(save_video)
+        smooth = smooth_frames if source.kind != "images" else 1  # separate photos are not a sequence
+        summary = loop.run(runner, source, sinks, max_frames, k=k, unsure_below=unsure_below, smooth=smooth)
         summary.update(model=str(model), runtime=runner.runtime)
-        if json_lines:
-            typer.echo(json.dumps({"summary": summary}))
-        else:
-            typer.echo("summary: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
-        if not frames:
+        typer.echo(json.dumps({"summary": summary}) if json_lines else
+                   "summary: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+        if not summary["frames"]:
             raise UserError(f"{images or video}: no frame could be classified (all {source.skipped} files unreadable)")
 
 

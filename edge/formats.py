@@ -1,8 +1,9 @@
-"""The one table of export formats, keyed by name. Export, loading, benchmarks and CLI choices all read it."""
+"""The one table of export formats, keyed by name. Export, loading, benchmarks and CLI choices all read it; each
+format's exporter registers itself in convert/registry.py and its runner in edge/runtime.py."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge.errors import UserError
@@ -12,29 +13,30 @@ from edge.errors import UserError
 class Format:
     name: str
     suffix: str  # file-name ending; the longest matching ending identifies a file's format
-    runtime: str  # which runner loads it: "tflite" or "onnx"
-    exporter: str  # "module:function" in convert/ that writes it (needs TensorFlow)
+    runtime: str  # the runner that loads it (edge/<runtime>_runner.py): "tflite" or "onnx"
     needs: str  # what the device must have installed to run it
     description: str
+    options: dict[str, tuple[str, ...]] = field(default_factory=dict)  # export options it takes -> allowed values
 
 
 FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
-        Format("tflite_int8", ".tflite", "tflite", "convert.tflite_export:export_int8", "ai-edge-litert",
+        Format("tflite_int8", ".tflite", "tflite", "ai-edge-litert",
                "TFLite full-integer int8, int8 input and output"),
-        Format("tflite_int8_float_io", ".int8-float-io.tflite", "tflite", "convert.tflite_export:export_int8_float_io",
-               "ai-edge-litert", "TFLite full-integer int8 inside, float32 input and output"),
-        Format("tflite_fp32", ".fp32.tflite", "tflite", "convert.tflite_export:export_fp32", "ai-edge-litert",
+        Format("tflite_int8_float_io", ".int8-float-io.tflite", "tflite", "ai-edge-litert",
+               "TFLite full-integer int8 inside, float32 input and output"),
+        Format("tflite_fp32", ".fp32.tflite", "tflite", "ai-edge-litert",
                "TFLite float32"),
-        Format("tflite_fp16", ".fp16.tflite", "tflite", "convert.tflite_export:export_fp16", "ai-edge-litert",
+        Format("tflite_fp16", ".fp16.tflite", "tflite", "ai-edge-litert",
                "TFLite float16 weights, float32 compute"),
-        Format("tflite_dynamic", ".dynamic.tflite", "tflite", "convert.tflite_export:export_dynamic", "ai-edge-litert",
+        Format("tflite_dynamic", ".dynamic.tflite", "tflite", "ai-edge-litert",
                "TFLite dynamic-range: int8 weights, float activations, no calibration"),
-        Format("onnx", ".onnx", "onnx", "convert.onnx_export:export_fp32", "onnxruntime",
+        Format("onnx", ".onnx", "onnx", "onnxruntime",
                "ONNX float32 (opset 17)"),
-        Format("onnx_int8", ".int8.onnx", "onnx", "convert.onnx_export:export_int8", "onnxruntime",
-               "ONNX int8 static QDQ: uint8 activations, per-channel int8 weights, percentile calibration"),
+        Format("onnx_int8", ".int8.onnx", "onnx", "onnxruntime",
+               "ONNX int8 static QDQ: uint8 activations, per-channel int8 weights, percentile calibration",
+               {"target": ("any", "arm64")}),
     )
 }
 DEFAULT_FORMATS = ("tflite_int8", "onnx", "onnx_int8")  # what a Raspberry Pi needs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, Protocol
 
 import cv2
 import numpy as np
@@ -25,13 +25,30 @@ class Frame:
     truth: str | None = None  # the class folder's name, when images come from class folders
 
 
+class Source(Protocol):
+    """Where frames come from. Iterating gives Frames; the rest is for the run's summary."""
+
+    kind: str  # the flag it came from: camera, video, stream, images
+    target: object  # what was opened: a path, camera index or URL
+    skipped: int  # frames that could not be read
+    ended: bool  # the source ran out (a video file's end), as opposed to the run being stopped
+
+    def __iter__(self) -> Iterator[Frame]: ...
+
+    @property
+    def counters(self) -> dict:
+        """Live-source figures (dropped frames, reconnects), or {}."""
+
+
 class ImageSource:
     """Images from a file or folder; unreadable files are skipped with a warning and counted."""
 
     kind = "images"
+    ended = False
+    counters: dict = {}
 
     def __init__(self, path: str | Path):
-        path = Path(path)
+        path = self.target = Path(path)
         if is_class_folder(path):
             folder = class_folder(path, min_classes=1)
             self.items = [(f, folder.classes[t]) for f, t in zip(folder.files, folder.targets)]
@@ -110,3 +127,26 @@ class CaptureSource:
                     break
         finally:
             self.capture.release()
+
+
+def _camera(value: str) -> int | str:
+    """--camera: an index (0), a device path (/dev/video2), or picam."""
+    return int(value) if value.isdigit() else value
+
+
+SOURCES: dict[str, tuple[str, Callable[[str], Source]]] = {  # flag -> (its value in help, opener); one entry each
+    "camera": ("N", lambda value: CaptureSource(_camera(value), "camera")),
+    "video": ("FILE", lambda value: CaptureSource(str(value), "video")),
+    "stream": ("URL", lambda value: CaptureSource(value, "stream")),
+    "images": ("PATH", ImageSource),
+}
+
+
+def open_source(given: dict[str, object]) -> Source:
+    """The one source among GIVEN (flag -> value or None); UserError unless exactly one is given."""
+    chosen = [flag for flag, value in given.items() if value is not None]
+    if len(chosen) != 1:
+        flags = [f"--{flag} {metavar}" for flag, (metavar, _) in SOURCES.items()]
+        raise UserError(f"give exactly one source: {', '.join(flags[:-1])} or {flags[-1]} "
+                        f"(got {', '.join('--' + c for c in chosen) or 'none'})")
+    return SOURCES[chosen[0]][1](given[chosen[0]])

@@ -13,6 +13,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample" / "muffin-chihuahua"
+TIERS = {  # marker -> the test modules about that package: `pytest -m edge` runs the device side alone
+    "edge": ("test_postprocess", "test_classify_outputs", "test_classify_options", "test_bench",
+             "test_without_tensorflow", "test_spec_and_preprocess", "test_startup"),
+    "convert": ("test_chain", "test_calibration_chunks", "test_convert_reliability", "test_parity_gate",
+                "test_mirror_averaging", "test_bad_input", "test_regression_arrays", "test_registries"),
+    "train": ("test_recipes", "test_training_data", "test_backbones"),
+}
+
+
+def pytest_collection_modifyitems(items):
+    """Mark every test with its module's tier; a new test module must be given one here."""
+    tier = {module: name for name, modules in TIERS.items() for module in modules}
+    for item in items:
+        item.add_marker(getattr(pytest.mark, tier[item.module.__name__.rsplit(".", 1)[-1]]))
 
 
 @pytest.fixture(scope="session")

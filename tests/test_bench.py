@@ -78,14 +78,13 @@ def test_bench_a_folder_of_exports_with_the_keras_reference(exported, trained, c
 
 def test_compare_two_runs(exported, cli, tmp_path):
     from benchmarks.bench import app
-    from benchmarks.compare import app as compare
 
     out_dir, _ = exported
     for name in ("a", "b"):
         result = cli.invoke(app, ["-m", str(out_dir / "muffins.tflite"), "--images", str(SAMPLE / "test"),
                                   "--threads", "1", "--runs", "10", "--warmup", "1", "--out", str(tmp_path / name)])
         assert result.exit_code == 0, result.output
-    result = cli.invoke(compare, [str(tmp_path / "a.json"), str(tmp_path / "b.json")])
+    result = cli.invoke(app, ["compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")])
     assert result.exit_code == 0, result.output
     row = result.stdout.splitlines()[-1].split("|")
     a_ms, b_ms, ratio = float(row[4]), float(row[5]), float(row[6])

@@ -79,7 +79,7 @@ def test_spec_round_trips_through_tflite_and_onnx_metadata(tmp_path):
 
     from convert.metadata import embed_file, embed_tflite
     from edge.metadata import read_tflite_spec, tflite_metadata
-    from edge.runtime import OnnxRunner
+    from edge.onnx_runner import OnnxRunner
 
     tflite = tmp_path / "m.tflite"
     graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import confusion_matrix, log_loss
 
+from edge import metrics
 from edge.postprocess import class_indices
 from edge.spec import ModelSpec
 
@@ -19,7 +20,7 @@ MAX_MISCLASSIFIED = 36
 def summary(scores: np.ndarray, targets: np.ndarray, spec: ModelSpec) -> dict:
     if spec.task == "regression":
         error = scores.reshape(-1) - targets
-        return {"examples": int(len(targets)), "mse": round(float(np.mean(error**2)), 4),
+        return {"examples": int(len(targets)), "mse": round(metrics.mse(scores, targets), 4),
                 "mae": round(float(np.mean(np.abs(error))), 4)}
     predicted = class_indices(scores, spec)
     probabilities = scores.reshape(len(scores), -1)[:, 0] if spec.task == "binary" else scores
@@ -29,7 +30,7 @@ def summary(scores: np.ndarray, targets: np.ndarray, spec: ModelSpec) -> dict:
     result = {
         "images": int(len(targets)),
         "loss": round(float(log_loss(targets, probabilities, labels=list(range(len(spec.labels))))), 4),
-        "accuracy": round(float(np.mean(predicted == targets)), 4),
+        "accuracy": round(metrics.accuracy(predicted, targets), 4),
     }
     if len(spec.labels) > 3:
         top3 = np.argsort(-scores, axis=1)[:, :3]

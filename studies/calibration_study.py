@@ -1,6 +1,6 @@
 """int8 accuracy against calibration set size and method, for int8 TFLite and int8 ONNX (needs the `train` extra).
 
-    python -m benchmarks.calibration_study MODEL.keras --data TEST_DIR --calib TRAIN_DIR --out benchmarks/results/calibration_muffins
+    python studies/calibration_study.py MODEL.keras --data TEST_DIR --calib TRAIN_DIR --out benchmarks/results/calibration_muffins
 """
 
 from __future__ import annotations

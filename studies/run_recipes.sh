@@ -30,7 +30,7 @@ for recipe in ${RECIPES:-$all}; do
   convert quantize "$model" --data "$heldout" --out-dir "$run/models" || echo "parity gate failed for $recipe (see $run/models/parity.json)"
 done
 
-python -m benchmarks.training_summary $(ls -d "$runs"/*/ | while read -r d; do [ -f "$d/metrics.json" ] && echo "$d"; done) \
+python studies/training_summary.py $(ls -d "$runs"/*/ | while read -r d; do [ -f "$d/metrics.json" ] && echo "$d"; done) \
     --out "$results/training"
 edge-bench -m "$runs/fashion_edge/fashion.keras" -m "$runs/fashion_edge/models" --data "$runs/fashion_edge/test.npz" \
     --threads 1,2 --out "$results/fashion_edge"

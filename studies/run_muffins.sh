@@ -22,7 +22,7 @@ for file in "$runs"/mobilenet_v2/models/muffins*.tflite "$runs"/mobilenet_v2/mod
 edge-bench "${models[@]}" --data "$data/test" --threads 1,2 --direct --out "$results/muffins_mobilenet_v2"
 edge-bench pipeline -m "$runs/mobilenet_v2/models/muffins.tflite" -m "$runs/mobilenet_v2/models/muffins.int8.onnx" --images "$data/test" \
     --frames 10000 --camera-fps 120 --out "$results/pipeline_muffins"
-python -m benchmarks.calibration_study "$runs/mobilenet_v2/muffins.keras" --data "$data/test" --calib "$data/train" \
+python studies/calibration_study.py "$runs/mobilenet_v2/muffins.keras" --data "$data/test" --calib "$data/train" \
     --out "$results/calibration_muffins"
 
 train muffins --data "$data" --model base_cnn --out "$runs/base_cnn"

@@ -1,7 +1,7 @@
 """One table of every recipe run: float and int8 results beside the reference figure, and training time on this
 machine. Reads RUN/metrics.json and RUN/models/parity.json of each run folder given.
 
-    python -m benchmarks.training_summary runs/fashion_edge runs/butterflies ... --out benchmarks/results/training
+    python studies/training_summary.py runs/fashion_edge runs/butterflies ... --out benchmarks/results/training
 """
 
 from __future__ import annotations

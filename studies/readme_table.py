@@ -1,6 +1,6 @@
 """Print the README's results table from benchmarks/results (parity and latency of the same exports, side by side).
 
-    python -m benchmarks.readme_table
+    python studies/readme_table.py
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Plain against mirror-averaged int8 TFLite accuracy for trained Fashion-MNIST edge run folders (`--no-mirror`
 runs, or runs from before mirror averaging), each exported through convert's parity-checked path.
 
-    python -m benchmarks.mirror_gain runs/a runs/b ... --out benchmarks/results/mirror_gain
+    python studies/mirror_gain.py runs/a runs/b ... --out benchmarks/results/mirror_gain
 """
 
 from __future__ import annotations

@@ -1,0 +1,26 @@
+"""Accuracy, agreement, per-class recall and MSE, computed once, in one unit: fractions (0..1), unrounded. Parity
+reports print them in percent, training reports and edge-bench as fractions; each rounds where it prints."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def accuracy(predicted: np.ndarray, targets: np.ndarray) -> float:
+    """Share of PREDICTED class indices equal to TARGETS."""
+    return float(np.mean(np.asarray(predicted) == np.asarray(targets)))
+
+
+def agreement(predicted: np.ndarray, reference: np.ndarray) -> float:
+    """Share of examples where two models predict the same class (top-1 agreement)."""
+    return accuracy(predicted, reference)
+
+
+def per_class_recall(predicted: np.ndarray, targets: np.ndarray, labels) -> dict[str, float]:
+    """Recall of every label that occurs in TARGETS."""
+    return {label: float(np.mean(predicted[targets == i] == i)) for i, label in enumerate(labels) if np.any(targets == i)}
+
+
+def mse(values: np.ndarray, targets: np.ndarray) -> float:
+    """Mean squared error of VALUES (any shape with one value per target) against TARGETS."""
+    return float(np.mean((np.asarray(values).reshape(len(targets)) - targets) ** 2))
