@@ -102,8 +102,9 @@ def _summary(source, frames: int, latencies, correct: int, judged: int, started:
     summary = {"frames": frames, "skipped": source.skipped,
                "fps": round(frames / elapsed, 2) if elapsed > 0 else None}
     if latencies:
-        summary["latency_ms_median"] = round(float(np.median(latencies)), 3)
-        summary["latency_ms_p90"] = round(float(np.percentile(latencies, 90)), 3)
+        ordered = np.sort(np.fromiter(latencies, float))  # np.median and np.percentile load numpy.ma: 7 ms of start-up
+        median, p90 = np.interp([0.5 * (len(ordered) - 1), 0.9 * (len(ordered) - 1)], np.arange(len(ordered)), ordered)
+        summary.update(latency_ms_median=round(float(median), 3), latency_ms_p90=round(float(p90), 3))
     if judged:
         summary.update(accuracy=round(correct / judged, 4), judged=judged)
     summary.update(getattr(source, "counters", {}))
