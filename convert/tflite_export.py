@@ -98,11 +98,18 @@ def export_dynamic(model, spec: ModelSpec, calibration: Examples, path: Path, wo
     _convert(converter, path, model)
 
 
+def calibration_batch(count: int, most: int = 16) -> int:
+    """Images per calibration step: the largest divisor of COUNT up to MOST, since the converter's calibrator sizes
+    its input once, by the first batch (the ranges it keeps are the same whatever the batch)."""
+    return max(size for size in range(1, min(most, count) + 1) if count % size == 0)
+
+
 def _int8_converter(model, calibration: Examples):
-    """Full-integer int8, calibrated on CALIBRATION, one image at a time (the converter keeps ranges, not images)."""
+    """Full-integer int8, calibrated on CALIBRATION a batch at a time (the converter keeps ranges, not images)."""
     tf, converter = _converter(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([x] for x in calibration.batches(1))
+    size = calibration_batch(len(calibration))
+    converter.representative_dataset = lambda: ([x] for x in calibration.batches(size))
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     return tf, converter
 

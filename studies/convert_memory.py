@@ -1,10 +1,11 @@
 """Peak memory and wall time of `convert quantize`, as whole processes under /usr/bin/time -v.
 
 Each case runs the same command line; `--baseline DIR` adds a run of the code in DIR (a checkout of an older commit,
-e.g. `git worktree add /tmp/base 3b31a7b`) right after each run of this checkout, so both meet the same machine.
+e.g. `git worktree add /tmp/base 3b31a7b`) right after this checkout's run at the first calibration count, so both
+meet the same machine (only there: the old code's memory grows with the count, past what the machine has).
 Accuracy and agreement per export come from each run's parity.json.
 
-    python -m benchmarks.convert_memory --case muffins_mobilenet_v2=runs/muffins/muffins.keras:../shared/data/muffin-chihuahua/test \\
+    python studies/convert_memory.py --case muffins_mobilenet_v2=runs/muffins/muffins.keras:../shared/data/muffin-chihuahua/test \\
         --calib-count 256 --calib-count 1024 --baseline /tmp/base --out benchmarks/results/convert_memory
 """
 
@@ -18,6 +19,7 @@ import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
+from statistics import median
 
 import typer
 
@@ -48,10 +50,23 @@ def _measure(code: Path, model: str, data: str, calib_count: int) -> dict:
 
 
 def _row(case: str, calib: int, code: str, run: dict) -> dict:
-    figures = {f"{fmt}": (f"{e['accuracy']:.2f}% / {e['agreement']:.1f}%" if e.get("accuracy") is not None
-                          else f"mse {e['mse']:.4f}") for fmt, e in run["exports"].items()}
+    figures = {fmt: (f"mse {e['mse']:.4f}" if e.get("mse") is not None else f"{e['accuracy']:.2f}%"
+                     + (f" / {e['agreement']:.1f}%" if e.get("agreement") is not None else ""))
+               for fmt, e in run["exports"].items()}
     return {"case": case, "calib_count": calib, "code": code, "exit": run["exit"], "wall_s": run["wall_s"],
             "peak_rss_gb": run["peak_rss_gb"], **figures}
+
+
+def _ratios(runs: list[dict]) -> list[dict]:
+    """Per case and calibration count with baseline runs: this / baseline for median wall time and peak RSS."""
+    rows = []
+    for case, calib in dict.fromkeys((r["case"], r["calib_count"]) for r in runs):
+        pick = lambda code, key: [r[key] for r in runs if (r["case"], r["calib_count"], r["code"]) == (case, calib, code)]  # noqa: E731
+        if pick("baseline", "wall_s"):
+            rows.append({"case": case, "calib_count": calib,
+                         "wall_this_over_baseline": round(median(pick("this", "wall_s")) / median(pick("baseline", "wall_s")), 3),
+                         "peak_rss_this_over_baseline": round(median(pick("this", "peak_rss_gb")) / median(pick("baseline", "peak_rss_gb")), 3)})
+    return rows
 
 
 @app.command()
@@ -59,6 +74,7 @@ def convert_memory(
     case: list[str] = typer.Option(..., help="NAME=MODEL.keras:DATA, repeatable."),
     calib_count: list[int] = typer.Option([256], help="Calibration counts to run, repeatable."),
     baseline: Path = typer.Option(None, help="A checkout of older code to run beside this one."),
+    repeat: int = typer.Option(1, min=1, help="Runs of each (this, baseline) pair, interleaved; the ratios use medians."),
     out: Path = typer.Option(Path("benchmarks/results/convert_memory"), help="Writes OUT.json and OUT.md."),
 ):
     """Run every case at every calibration count, this checkout then the baseline, and write the table."""
@@ -68,12 +84,14 @@ def convert_memory(
         model, _, data = paths.partition(":")
         model, data = str(Path(model).resolve()), str(Path(data).resolve())
         for calib in calib_count:
-            for label, code in (("this", REPO), *((("baseline", baseline.resolve()),) if baseline else ())):
-                run = _measure(code, model, data, calib)
-                runs.append({"case": name, "calib_count": calib, "code": label, **run})
-                typer.echo(json.dumps(runs[-1]))
+            with_baseline = baseline is not None and calib == calib_count[0]
+            for _ in range(repeat if with_baseline else 1):
+                for label, code in (("this", REPO), *((("baseline", baseline.resolve()),) if with_baseline else ())):
+                    run = _measure(code, model, data, calib)
+                    runs.append({"case": name, "calib_count": calib, "code": label, **run})
+                    typer.echo(json.dumps(runs[-1]))
     result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": describe(),
-              "baseline": str(baseline) if baseline else None, "runs": runs}
+              "baseline": str(baseline) if baseline else None, "runs": runs, "ratios": _ratios(runs)}
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text(out.with_suffix(".json"), json.dumps(result, indent=2))
     rows = [_row(r["case"], r["calib_count"], r["code"], r) for r in runs]
@@ -83,6 +101,9 @@ def convert_memory(
             f"{result['date']}. `convert quantize` with the default formats as whole processes under "
             f"`/usr/bin/time -v`; per export: accuracy / agreement with the float model.\n\n"
             f"{markdown(rows, columns)}\n")
+    if result["ratios"]:
+        text += ("\nThis checkout against the baseline, same command, medians of the runs above:\n\n"
+                 f"{markdown(result['ratios'], list(result['ratios'][0]))}\n")
     write_text(out.with_suffix(".md"), text)
     typer.echo(text)
 
