@@ -34,13 +34,13 @@ def _disagreement_sheet(name: str, scores, float_scores, files: list[Path], spec
 
 def export_and_check(name: str, model, spec, calibration: examples.Examples, test: examples.Examples, float_scores,
                       thresholds: Thresholds, out_dir: Path, stem: str, threads: Optional[int], work: Path,
-                      options: dict[str, str]) -> dict:
+                      options: Optional[dict[str, str]] = None) -> dict:
     """Export one format with the OPTIONS it takes, run it on the held-out inputs batch by batch, embed the spec with
     its parity figures, and only then give the file its final name. WORK is the run's scratch folder."""
     fmt = FORMATS[name]
     final = output_path(out_dir, stem, fmt)
     started = time.perf_counter()
-    taken = {key: value for key, value in options.items() if key in fmt.options}
+    taken = {key: value for key, value in (options or {}).items() if key in fmt.options}
     try:
         with atomic_path(final) as tmp:
             note = exporter(name)(model, spec, calibration, tmp, work, **taken)

@@ -129,13 +129,13 @@ class CaptureSource:
             self.capture.release()
 
 
-def _camera(value: str) -> int | str:
+def camera_target(value: str) -> int | str:
     """--camera: an index (0), a device path (/dev/video2), or picam."""
     return int(value) if value.isdigit() else value
 
 
 SOURCES: dict[str, tuple[str, Callable[[str], Source]]] = {  # flag -> (its value in help, opener); one entry each
-    "camera": ("N", lambda value: CaptureSource(_camera(value), "camera")),
+    "camera": ("N", lambda value: CaptureSource(camera_target(value), "camera")),
     "video": ("FILE", lambda value: CaptureSource(str(value), "video")),
     "stream": ("URL", lambda value: CaptureSource(value, "stream")),
     "images": ("PATH", ImageSource),

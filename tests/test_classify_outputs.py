@@ -154,6 +154,6 @@ def test_picam_frames_flow_through_the_live_reader(exported, cli, monkeypatch):
 
 @pytest.mark.parametrize("value, expected", [("0", 0), ("/dev/video2", "/dev/video2"), ("picam", "picam")])
 def test_camera_flag_values(value, expected):
-    from edge.classify import _camera
+    from edge.sources import camera_target
 
-    assert _camera(value) == expected
+    assert camera_target(value) == expected
