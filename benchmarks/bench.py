@@ -28,7 +28,7 @@ from edge import metrics, runtime
 from edge.atomic import write_text
 from edge.console import user_errors, version_option
 from edge.errors import UserError
-from edge.folders import any_images, class_folder
+from edge.folders import any_images, class_folder, read_xy
 from edge.postprocess import class_indices
 from edge.formats import FORMATS
 from edge.preprocess import normalize, prepare, read_image, to_pixels
@@ -64,22 +64,13 @@ def _thread_counts(text: str) -> list[int]:
     return counts
 
 
-def _arrays(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """x, y of an .npz (raw examples such as elevation tiles, and their targets); never unpickled."""
-    try:
-        with np.load(path, allow_pickle=False) as arrays:
-            return arrays["x"], arrays["y"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise UserError(f"--data {path}: not an .npz with arrays x and y ({exc})") from None
-
-
 def _timing_images(data: Optional[Path], images: Optional[Path], limit: int) -> list[np.ndarray]:
     """Real inputs to time on: BGR images, or raw examples (H, W, C) when --data is an .npz."""
     source = images or data
     if source is None:
         raise UserError("give --data DIR (class folders: timing and accuracy) or --images DIR (timing only)")
     if source.suffix == ".npz":
-        x = _arrays(source)[0]
+        x = read_xy(source)[0]
         return list(x[:: max(1, len(x) // limit)][:limit])
     paths = any_images(source)
     step = max(1, len(paths) // limit)
@@ -217,7 +208,7 @@ def _summarise(subject: Subject) -> None:
 def _predictions(runner, data: Path) -> tuple[np.ndarray, np.ndarray]:
     """(predicted class indices or values, targets) over every example of DATA."""
     if data.suffix == ".npz":
-        x, y = _arrays(data)
+        x, y = read_xy(data)
         if x.shape[1:] != runner.spec.input_shape:
             raise UserError(f"--data {data}: examples are {x.shape[1:]}, the model takes {runner.spec.input_shape}")
         scores = np.concatenate([runner.predict(normalize(x[i:i + 1], runner.spec)) for i in range(len(x))])

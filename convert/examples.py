@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from edge.errors import UserError
-from edge.folders import LabelledFolder, class_folder, load_pixels
+from edge.folders import LabelledFolder, class_folder, load_pixels, read_xy
 from edge.preprocess import normalize, to_pixels
 from edge.spec import ModelSpec
 
@@ -41,11 +41,7 @@ class Examples:
 
 
 def _arrays(path: Path, spec: ModelSpec, flag: str) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as arrays:
-            x, y = arrays["x"], arrays["y"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise UserError(f"{flag} {path}: not an .npz with arrays 'x' (N,H,W,C) and 'y' (N,) ({exc})") from None
+    x, y = read_xy(path, flag)
     if x.shape[1:] != spec.input_shape or len(y) != len(x):
         raise UserError(f"{flag} {path}: x has shape {x.shape} and y {y.shape}; the model wants x (N, "
                         f"{', '.join(map(str, spec.input_shape))}) and one y per row")

@@ -108,3 +108,14 @@ def load_pixels(folder: LabelledFolder, to_pixels, workers: int = 8, allocate=np
         if not np.any(targets == index):
             raise UserError(f"{folder.root / name}: no readable images left in this class; add images or remove it")
     return pixels[: len(keep)], targets
+
+
+def read_xy(path: Path, flag: str = "--data") -> tuple[np.ndarray, np.ndarray]:
+    """Arrays `x` (examples) and `y` (targets) of an .npz, the one reader of that format; never unpickled."""
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            return arrays["x"], arrays["y"]
+    except FileNotFoundError:
+        raise UserError(f"{flag} {path}: no such file; give an .npz with arrays x and y") from None
+    except (OSError, ValueError, KeyError) as exc:
+        raise UserError(f"{flag} {path}: not an .npz with arrays 'x' (N,H,W,C) and 'y' (N,) ({exc})") from None

@@ -148,3 +148,21 @@ def test_large_shrinks_average_blocks_then_finish_bilinearly():
     assert np.array_equal(_scaled(photo, 240, 240), whole)
     small = photo[:300, :300]  # under 2x: INTER_AREA as before
     assert np.array_equal(_scaled(small, 224, 224), cv2.resize(small, (224, 224), interpolation=cv2.INTER_AREA))
+
+
+def test_the_one_npz_reader_names_the_flag_and_never_unpickles(tmp_path):
+    import pytest
+
+    from edge.errors import UserError
+    from edge.folders import read_xy
+
+    np.savez(tmp_path / "ok.npz", x=np.zeros((3, 2, 2, 1)), y=np.arange(3))
+    x, y = read_xy(tmp_path / "ok.npz")
+    assert x.shape == (3, 2, 2, 1) and list(y) == [0, 1, 2]
+    np.savez(tmp_path / "no_y.npz", x=np.zeros(3))
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    for path, flag, words in ((tmp_path / "missing.npz", "--data", "no such file"),
+                              (tmp_path / "no_y.npz", "--calib", "not an .npz with arrays 'x'"),
+                              (tmp_path / "objects.npy", "--data", "not an .npz with arrays 'x'")):
+        with pytest.raises(UserError, match=f"^{flag} {path}: {words}"):
+            read_xy(path, flag)

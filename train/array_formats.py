@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import UserError
+from edge.folders import read_xy
 
 EMOJI_SIDE = 32
 
@@ -44,13 +45,7 @@ def read_emojis(path: Path) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
 
 def read_navigability(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(x float32 (N, 20, 20, 4), y float32 scores)."""
-    try:
-        with np.load(path, allow_pickle=False) as arrays:
-            x, y = arrays["x"], arrays["y"]
-    except FileNotFoundError:
-        raise UserError(f"--data {path}: no such file; give an .npz with arrays x (N,20,20,4) and y (N,)") from None
-    except (OSError, ValueError, KeyError) as exc:
-        raise UserError(f"--data {path}: not an .npz with arrays 'x' and 'y' ({exc})") from None
+    x, y = read_xy(path)
     if x.ndim != 4 or x.shape[1:] != (20, 20, 4) or y.shape != (len(x),):
         raise UserError(f"--data {path}: x is {x.shape} and y {y.shape}; want x (N, 20, 20, 4) and y (N,)")
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
