@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from convert import contact_sheet, examples, keras_file
-from convert.registry import exporter, resolved_options
+from convert.registry import EXPORTERS, resolved_options
 from convert.metadata import embed_file
 from convert.parity import Thresholds, compare, compare_regression, reference_row
 from edge import runtime
@@ -43,7 +43,7 @@ def export_and_check(name: str, model, spec, calibration: examples.Examples, tes
     taken = {key: value for key, value in (options or {}).items() if key in fmt.options}
     try:
         with atomic_path(final) as tmp:
-            note = exporter(name)(model, spec, calibration, tmp, work, **taken)
+            note = EXPORTERS.find(name)(model, spec, calibration, tmp, work, **taken)
             scores = test.scores(runtime.load(tmp, threads, spec=spec).predict)
             if spec.task == "regression":
                 row = compare_regression(name, scores, float_scores, test.targets, thresholds)

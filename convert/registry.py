@@ -5,36 +5,12 @@ to PATH (WORK is the run's scratch folder) and takes the options its row in edge
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from typing import Callable
-
 from edge.errors import UserError
 from edge.formats import FORMATS
+from edge.registry import Registry
 
-EXPORTERS: dict[str, Callable] = {}  # format name -> exporter
-
-
-def register_exporter(name: str) -> Callable[[Callable], Callable]:
-    """Function decorator: the exporter of format NAME, which must be a row of edge.formats.FORMATS."""
-    if name not in FORMATS:
-        raise KeyError(f"{name} is not in edge.formats.FORMATS; add its row there first")
-
-    def register(function: Callable) -> Callable:
-        EXPORTERS[name] = function
-        return function
-    return register
-
-
-def exporter(name: str) -> Callable:
-    """The registered exporter of format NAME, importing convert/*_export.py on first use."""
-    if name not in EXPORTERS:
-        import convert
-
-        for module in pkgutil.iter_modules(convert.__path__):
-            if module.name.endswith("_export"):
-                importlib.import_module(f"convert.{module.name}")
-    return EXPORTERS[name]
+EXPORTERS = Registry("convert", "_export", FORMATS)  # format name -> exporter
+register_exporter = EXPORTERS.register  # decorator: @register_exporter("tflite_int8")
 
 
 def resolved_options(names: list[str], options: dict[str, str]) -> dict[str, str]:

@@ -4,16 +4,15 @@ int8 quantisation of inputs and dequantisation of outputs, which lives here and 
 
 from __future__ import annotations
 
-import importlib
 import os
-import pkgutil
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from edge.errors import UserError
 from edge.formats import Format, format_of
+from edge.registry import Registry
 from edge.spec import ModelSpec
 
 # Inputs normalised with the input tensor's own scale land exactly on rounding ties (u8 - 128.5); float error
@@ -42,26 +41,10 @@ class Runner(Protocol):
         """Inputs, outputs and their quantisation or metadata, for `convert inspect`."""
 
 
-RUNNERS: dict[str, type] = {}  # runtime name (a Format's `runtime`) -> runner class
-
-
-def register_runner(name: str) -> Callable[[type], type]:
-    """Class decorator: the runner for the formats whose `runtime` is NAME."""
-    def register(cls: type) -> type:
-        RUNNERS[name] = cls
-        return cls
-    return register
-
-
-def _runner_class(name: str) -> type:
-    """The registered runner for NAME, importing edge/*_runner.py on first use (they import their runtime lazily)."""
-    if name not in RUNNERS:
-        import edge
-
-        for module in pkgutil.iter_modules(edge.__path__):
-            if module.name.endswith("_runner"):
-                importlib.import_module(f"edge.{module.name}")
-    return RUNNERS[name]
+# runtime name (a Format's `runtime`) -> runner class. Runner modules import their runtime only when a runner is
+# built, so finding one imports every edge/*_runner.py cheaply.
+RUNNERS = Registry("edge", "_runner")
+register_runner = RUNNERS.register  # class decorator: @register_runner("tflite")
 
 
 def quantize(x: np.ndarray, scale: float, zero_point: int, dtype: np.dtype) -> np.ndarray:
@@ -84,7 +67,7 @@ def load(path: str | Path, threads: int | None = None, spec: ModelSpec | None = 
     fmt = format_of(path)
     if not path.is_file():
         raise UserError(f"{path}: no such model file; check the --model path")
-    runner = _runner_class(fmt.runtime)(path, threads or os.cpu_count() or 1)
+    runner = RUNNERS.find(fmt.runtime)(path, threads or os.cpu_count() or 1)
     runner.format = fmt
     runner.path = path
     runner.spec = spec or runner.spec

@@ -7,12 +7,12 @@ from edge.formats import FORMATS
 
 
 def test_every_format_has_a_registered_exporter_and_runner():
-    from convert.registry import EXPORTERS, exporter
-    from edge.runtime import RUNNERS, _runner_class
+    from convert.registry import EXPORTERS
+    from edge.runtime import RUNNERS
 
     for name, fmt in FORMATS.items():
-        assert callable(exporter(name)), name
-        assert _runner_class(fmt.runtime).__name__.lower().startswith(fmt.runtime), name
+        assert callable(EXPORTERS.find(name)), name
+        assert RUNNERS.find(fmt.runtime).__name__.lower().startswith(fmt.runtime), name
     assert set(EXPORTERS) == set(FORMATS) and set(RUNNERS) == {f.runtime for f in FORMATS.values()}
 
 
