@@ -91,3 +91,22 @@ def test_ctrl_c_keeps_the_best_epoch_so_far():
     assert outcome.best_epoch == best
     restored = model.evaluate(x[150:], y[150:], verbose=0)
     assert restored == pytest.approx(outcome.history["val_loss"][best - 1], rel=1e-3)
+
+
+def test_fashion_without_the_debian_files_and_offline_is_one_line(cli, tmp_path, monkeypatch):
+    """No /usr/share/datasets/fashion-mnist and a download that fails, as on a machine without internet."""
+    import keras
+
+    from train import fashion_mnist
+    from train.cli import app
+
+    def offline():
+        raise Exception("URL fetch failure on https://storage.googleapis.com/...: [Errno -2] Name or service not known")
+
+    monkeypatch.setattr(fashion_mnist, "DEBIAN_DIR", tmp_path / "absent")
+    monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", offline)
+    result = cli.invoke(app, ["fashion", "--out", str(tmp_path / "run")])
+    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert result.exit_code == 2 and len(lines) == 1 and "Traceback" not in result.output
+    assert lines[0].startswith(f"error: --data: {tmp_path / 'absent'} is missing and the download failed")
+    assert "apt install dataset-fashion-mnist" in lines[0] and not (tmp_path / "run").exists()
