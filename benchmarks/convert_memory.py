@@ -5,7 +5,7 @@ e.g. `git worktree add /tmp/base 3b31a7b`) right after this checkout's run at th
 meet the same machine (only there: the old code's memory grows with the count, past what the machine has).
 Accuracy and agreement per export come from each run's parity.json.
 
-    python studies/convert_memory.py --case muffins_mobilenet_v2=runs/muffins/muffins.keras:../shared/data/muffin-chihuahua/test \\
+    python -m benchmarks.convert_memory --case muffins_mobilenet_v2=runs/muffins/muffins.keras:../shared/data/muffin-chihuahua/test \\
         --calib-count 256 --calib-count 1024 --baseline /tmp/base --out benchmarks/results/convert_memory
 """
 
