@@ -22,15 +22,15 @@ import typer
 
 from benchmarks import chart
 from benchmarks.compare import compare
-from benchmarks.pipeline import pipeline
 from benchmarks.machine import describe, rss_mb
+from benchmarks.pipeline import pipeline
 from edge import metrics, runtime
 from edge.atomic import write_text
 from edge.console import user_errors, version_option
 from edge.errors import UserError
 from edge.folders import any_images, class_folder, read_xy
-from edge.postprocess import class_indices
 from edge.formats import FORMATS
+from edge.postprocess import class_indices
 from edge.preprocess import normalize, prepare, read_image, to_pixels
 from edge.tables import markdown
 from edge.tflite_runner import tflite_interpreter_class
@@ -289,6 +289,25 @@ def _csv(rows: list[dict]) -> str:
     return buffer.getvalue()
 
 
+def write_results(out: Path, result: dict) -> tuple[str, str, list[Path]]:
+    """OUT.json, OUT.csv, OUT.md (machine header and table) and OUT.png; returns (table, header, files written)."""
+    rows, machine = result["rows"], result["machine"]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text(out.with_suffix(".json"), json.dumps(result, indent=2))
+    write_text(out.with_suffix(".csv"), _csv(rows))
+    columns = [c for c in COLUMNS + ["overhead_vs_direct"] if any(c in row for row in rows)]  # none left blank throughout
+    table = markdown(rows, columns)
+    header = (f"Machine: {machine['cpu']}, {machine['cores']} cores, flags {' '.join(machine['cpu_flags']) or 'n/a'}, "
+              f"Python {machine['python']}, {', '.join(f'{k} {v}' for k, v in machine['packages'].items())}. "
+              f"{result['runs']} timed runs per row after {result['warmup']} warm-up, on {result['timing_images']} real "
+              f"images; {result['date']}.")
+    write_text(out.with_suffix(".md"), f"{header}\n\n{table}\n")
+    written = [out.with_suffix(s) for s in (".json", ".csv", ".md")]
+    if chart.write(out.with_suffix(".png"), rows):
+        written.append(out.with_suffix(".png"))
+    return table, header, written
+
+
 @app.callback()
 def bench(
     ctx: typer.Context,
@@ -318,19 +337,7 @@ def bench(
         result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": describe(),
                   "runs": runs, "warmup": warmup, "timing_images": len(frames), "data": str(data) if data else None,
                   "complete": complete, "peak_rss_mb": rss_mb("VmHWM"), "rows": rows}
-        out.parent.mkdir(parents=True, exist_ok=True)
-        write_text(out.with_suffix(".json"), json.dumps(result, indent=2))
-        write_text(out.with_suffix(".csv"), _csv(rows))
-        machine = result["machine"]
-        columns = [c for c in COLUMNS + ["overhead_vs_direct"] if any(c in row for row in rows)]  # none left blank throughout
-        table = markdown(rows, columns)
-        header = (f"Machine: {machine['cpu']}, {machine['cores']} cores, flags {' '.join(machine['cpu_flags']) or 'n/a'}, "
-                  f"Python {machine['python']}, {', '.join(f'{k} {v}' for k, v in machine['packages'].items())}. "
-                  f"{runs} timed runs per row after {warmup} warm-up, on {len(frames)} real images; {result['date']}.")
-        write_text(out.with_suffix(".md"), f"{header}\n\n{table}\n")
-        written = [out.with_suffix(s) for s in (".json", ".csv", ".md")]
-        if chart.write(out.with_suffix(".png"), rows):
-            written.append(out.with_suffix(".png"))
+        table, header, written = write_results(out, result)
         typer.echo(table)
         typer.echo(f"\n{header}\nwrote {', '.join(map(str, written))}")
         if not any(r["status"] == "ok" for r in rows):

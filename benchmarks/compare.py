@@ -12,7 +12,6 @@ from edge.errors import UserError
 from edge.tables import markdown
 
 
-
 def _load(path: Path) -> dict:
     try:
         result = json.loads(path.read_text())

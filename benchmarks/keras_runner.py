@@ -30,7 +30,7 @@ class KerasRunner:
         import keras
         import tensorflow as tf
 
-        from convert import keras_file
+        from keras_io import archive
 
         try:  # thread pools can only be set before TensorFlow runs anything in this process
             tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -38,7 +38,7 @@ class KerasRunner:
         except RuntimeError:
             pass
         self.threads = tf.config.threading.get_intra_op_parallelism_threads()
-        self.model, self.spec = keras_file.load(path)
+        self.model, self.spec = archive.load(path)
         self.runtime = f"keras {keras.__version__} / tensorflow {tf.__version__}"
         self.format, self.path = KerasFormat(), path
 

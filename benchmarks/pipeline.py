@@ -27,10 +27,10 @@ import typer
 from benchmarks.machine import describe, rss_mb
 from edge import runtime
 from edge.atomic import write_text
+from edge.capture import LiveReader
 from edge.console import user_errors
 from edge.errors import UserError
 from edge.folders import any_images
-from edge.capture import LiveReader
 from edge.loop import STAGES, predictions
 from edge.preprocess import read_image
 from edge.sources import Frame

@@ -10,13 +10,13 @@ from typing import Optional
 
 import typer
 
-from convert.keras_file import checked_spec
 from convert.parity import ADVICE, Thresholds
 from convert.registry import resolved_options
-from edge.console import version_option, library_output_to, user_errors
+from edge.console import library_output_to, user_errors, version_option
 from edge.errors import UserError
 from edge.formats import DEFAULT_FORMATS, FORMATS
 from edge.tables import markdown
+from keras_io.archive import checked_spec
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 

@@ -11,15 +11,16 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
-from convert import contact_sheet, examples, keras_file
-from convert.registry import EXPORTERS, resolved_options
+from convert import contact_sheet, examples
 from convert.metadata import embed_file
 from convert.parity import Thresholds, compare, compare_regression, reference_row
+from convert.registry import EXPORTERS, resolved_options
 from edge import runtime
 from edge.atomic import atomic_path, write_text
 from edge.errors import UserError
 from edge.formats import FORMATS, output_path
 from edge.postprocess import class_indices
+from keras_io import archive
 
 
 def _disagreement_sheet(name: str, scores, float_scores, files: list[Path], spec, path: Path) -> Optional[str]:
@@ -51,7 +52,7 @@ def export_and_check(name: str, model, spec, calibration: examples.Examples, tes
             else:
                 row = compare(name, scores, float_scores, test.targets, spec, thresholds)
                 figures = ("accuracy", "drop", "agreement")
-            embed_file(tmp, spec.with_extra(parity={k: row[k] for k in figures}))
+            embed_file(tmp, spec.with_provenance(parity={k: row[k] for k in figures}))
             runtime.load(tmp, 1)  # what gets the final name must load with its spec
         if test.files is not None and spec.task != "regression":
             row["disagreement_sheet"] = _disagreement_sheet(name, scores, float_scores, test.files, spec,
@@ -80,8 +81,9 @@ def calibration_source(calib: Optional[Path], data: Path, spec, model_path: Path
     recorded in the model, else DATA's sibling `train` folder."""
     if calib is not None:
         return calib
-    candidates = [model_path.parent / spec.extra["calibration_data"]] if "calibration_data" in spec.extra else []
-    candidates += [Path(spec.extra["train_data"])] if "train_data" in spec.extra else []
+    recorded = spec.provenance
+    candidates = [model_path.parent / recorded.calibration_data] if recorded.calibration_data else []
+    candidates += [Path(recorded.train_data)] if recorded.train_data else []
     if data.suffix != ".npz":
         candidates.append(data.parent / "train")
     for candidate in candidates:
@@ -98,8 +100,8 @@ def quantize(model_path: Path, data: Path, out_dir: Path, names: list[str], thre
     {"target": "arm64"}), check each against the float model on DATA, write parity.json into OUT_DIR and return its
     report; SAY receives a progress line per step."""
     options = resolved_options(names, options or {})
-    model, spec = keras_file.load(model_path)
-    spec = spec.with_extra(**options)  # provenance: every export records the options it was made with
+    model, spec = archive.load(model_path)
+    spec = spec.with_provenance(export_options=options)  # every export records the options it was made with
     test = examples.load(data, spec)
     calib_source = calibration_source(calib, data, spec, model_path)
     calibration = examples.calibration(calib_source, spec, calib_count)

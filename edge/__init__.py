@@ -1,3 +1,3 @@
 """The light core that runs on the device: numpy, OpenCV and one inference runtime, never TensorFlow."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -1,17 +1,24 @@
-"""Write outputs under a temporary name and rename them when complete, so no half-written file keeps the final name."""
+"""Write outputs under a temporary name and rename them when complete, so no half-written file or folder keeps the
+final name: a crash or Ctrl-C leaves the earlier output, or nothing."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from pathlib import Path
+
+
+def partial_name(final: str | Path) -> Path:
+    """The temporary name beside FINAL that a write goes to until it is complete."""
+    final = Path(final)
+    return final.with_name(f".partial-{os.getpid()}-{final.name}")
 
 
 @contextlib.contextmanager
 def atomic_path(final: str | Path):
     """Yield a temporary path beside FINAL (same suffix); rename it to FINAL if the block succeeds, delete it otherwise."""
-    final = Path(final)
-    tmp = final.with_name(f".partial-{os.getpid()}-{final.name}")
+    tmp = partial_name(final)
     try:
         yield tmp
         os.replace(tmp, final)
@@ -22,3 +29,28 @@ def atomic_path(final: str | Path):
 def write_text(final: str | Path, text: str) -> None:
     with atomic_path(final) as tmp:
         tmp.write_text(text)
+
+
+@contextlib.contextmanager
+def staged_folder(final: str | Path, flag: str = "--out"):
+    """Yield a fresh temporary folder beside FINAL; on success it replaces FINAL (an earlier one there is removed)."""
+    final = Path(final)
+    if final.exists() and not final.is_dir():
+        from edge.errors import UserError
+
+        raise UserError(f"{flag} {final}: is a file; this writes a folder, pick a folder name")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = partial_name(final)
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+        if final.exists():
+            old = final.with_name(f".old-{os.getpid()}-{final.name}")
+            os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -110,12 +110,19 @@ def load_pixels(folder: LabelledFolder, to_pixels, workers: int = 8, allocate=np
     return pixels[: len(keep)], targets
 
 
-def read_xy(path: Path, flag: str = "--data") -> tuple[np.ndarray, np.ndarray]:
-    """Arrays `x` (examples) and `y` (targets) of an .npz, the one reader of that format; never unpickled."""
+def read_arrays(path: Path, keys: tuple[str, ...] = ("x", "y"), flag: str = "--data") -> dict[str, np.ndarray]:
+    """The arrays KEYS of an .npz, the one reader of that format; never unpickled."""
+    names = ", ".join(f"'{key}'" for key in keys)
     try:
         with np.load(path, allow_pickle=False) as arrays:
-            return arrays["x"], arrays["y"]
+            return {key: arrays[key] for key in keys}
     except FileNotFoundError:
-        raise UserError(f"{flag} {path}: no such file; give an .npz with arrays x and y") from None
+        raise UserError(f"{flag} {path}: no such file; give an .npz with arrays {names}") from None
     except (OSError, ValueError, KeyError) as exc:
-        raise UserError(f"{flag} {path}: not an .npz with arrays 'x' (N,H,W,C) and 'y' (N,) ({exc})") from None
+        raise UserError(f"{flag} {path}: not an .npz with arrays {names} ({exc})") from None
+
+
+def read_xy(path: Path, flag: str = "--data") -> tuple[np.ndarray, np.ndarray]:
+    """Arrays `x` (examples, (N,H,W,C)) and `y` (targets, (N,)) of an .npz."""
+    arrays = read_arrays(path, ("x", "y"), flag)
+    return arrays["x"], arrays["y"]

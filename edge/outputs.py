@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge.atomic import partial_name
 from edge.errors import UserError
 
 CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
@@ -38,7 +39,7 @@ class VideoRecorder:
             raise UserError(f"--save-video {path}: use a .mp4 or .avi file name")
         if not self.path.parent.is_dir():
             raise UserError(f"--save-video {path}: folder {self.path.parent} does not exist; create it first")
-        self.tmp = self.path.with_name(f".partial-{os.getpid()}-{self.path.name}")
+        self.tmp = partial_name(self.path)
         self.writer = None
         self.frames = 0
 

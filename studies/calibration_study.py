@@ -12,12 +12,13 @@ from pathlib import Path
 
 import typer
 
-from convert import examples, keras_file, onnx_export, tflite_export
 from benchmarks.machine import describe
+from convert import examples, onnx_export, tflite_export
 from convert.parity import Thresholds, compare
 from edge import runtime
 from edge.atomic import write_text
 from edge.tables import markdown
+from keras_io import archive
 
 app = typer.Typer(add_completion=False, help=__doc__)
 
@@ -37,7 +38,7 @@ def study(
     sizes: str = typer.Option("16,64,256,1024", help="Calibration set sizes."),
     out: Path = typer.Option(Path("benchmarks/results/calibration"), help="Writes OUT.json and OUT.md."),
 ):
-    model, spec = keras_file.load(model_path)
+    model, spec = archive.load(model_path)
     test = examples.load(data, spec)
     float_scores = test.scores(model.predict_on_batch)
     rows = []

@@ -16,12 +16,13 @@ from edge.tables import markdown
 
 
 def measure(run: Path) -> dict:
-    from convert import examples, keras_file
+    from convert import examples
     from convert.export import export_and_check
     from convert.parity import Thresholds
+    from keras_io import archive
     from train.models import mirror_averaged
 
-    model, spec = keras_file.load(run / "fashion.keras")
+    model, spec = archive.load(run / "fashion.keras")
     test = examples.load(run / "test.npz", spec)
     calibration = examples.calibration(run / "calibration.npz", spec, 1024)
     row = {"run": run.name}

@@ -8,32 +8,35 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-RESULTS = Path(__file__).parent / "results"
-NAMES = {"tflite_int8": "TFLite int8 (int8 I/O)", "tflite_int8_float_io": "TFLite int8 (float I/O)",
-         "tflite_fp32": "TFLite fp32", "tflite_fp16": "TFLite fp16 weights", "tflite_dynamic": "TFLite dynamic-range",
-         "onnx": "ONNX fp32", "onnx_int8": "ONNX int8 QDQ (u8 x u8, percentile, per-channel)"}
+from edge.formats import FORMATS
+from edge.tables import markdown
+
+RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+COLUMNS = ["export", "file", "size (MB)", "test accuracy", "top-1 agreement with float", "latency 1 / 2 threads (ms, median)",
+           "runner / bare interpreter (1 / 2 threads)"]
+
+
+def _row(row: dict, latency: dict) -> dict:
+    """One export's parity ROW beside its LATENCY rows (threads -> edge-bench row)."""
+    one, two = latency.get(1), latency.get(2)
+    reference = row["status"] == "reference"
+    return {"export": "Keras float" if reference else FORMATS[row["format"]].description, "file": row["file"],
+            "size (MB)": f"{row['size_mb']:.2f}", "test accuracy": f"{row['accuracy']:.2f}%",
+            "top-1 agreement with float": "—" if reference else f"{row['agreement']:.2f}% ({row['disagreements']} images)",
+            "latency 1 / 2 threads (ms, median)": f"{one['median_ms']:.1f} / {two['median_ms']:.1f}" if one and two else "—",
+            "runner / bare interpreter (1 / 2 threads)": (f"{one['overhead_vs_direct']:.3f} / {two['overhead_vs_direct']:.3f}"
+                                                          if one and "overhead_vs_direct" in one else "—")}
 
 
 def table(stem: str = "muffins_mobilenet_v2") -> str:
     parity = json.loads((RESULTS / f"{stem}_parity.json").read_text())
     bench = json.loads((RESULTS / f"{stem}.json").read_text())
-    ours = {(r["format"], r["threads"]): r for r in bench["rows"] if not r.get("runtime", "").endswith("direct")}
-    lines = [f"| export | file | size (MB) | test accuracy ({parity['images']}) | top-1 agreement with float "
-             "| latency 1 / 2 threads (ms, median) | runner / bare interpreter (1 / 2 threads) |",
-             "|---|---|---|---|---|---|---|"]
-    for row in parity["rows"]:
-        if row["status"] == "reference":
-            keras = [ours.get(("keras", n)) for n in (1, 2)]
-            latency = f"{keras[0]['median_ms']:.1f} / {keras[1]['median_ms']:.1f}" if all(keras) else "—"
-            lines.append(f"| Keras float | {row['file']} | {row['size_mb']:.2f} | {row['accuracy']:.2f}% | — | {latency} | — |")
-            continue
-        one, two = ours[(row["format"], 1)], ours[(row["format"], 2)]
-        overhead = (f"{one['overhead_vs_direct']:.3f} / {two['overhead_vs_direct']:.3f}"
-                    if "overhead_vs_direct" in one else "—")
-        lines.append(f"| {NAMES[row['format']]} | {row['file']} | {row['size_mb']:.2f} | {row['accuracy']:.2f}% "
-                     f"| {row['agreement']:.2f}% ({row['disagreements']} images) | {one['median_ms']:.1f} / "
-                     f"{two['median_ms']:.1f} | {overhead} |")
-    return "\n".join(lines)
+    latency: dict = {}
+    for r in bench["rows"]:
+        if not r.get("runtime", "").endswith("direct"):
+            latency.setdefault(r["format"], {})[r["threads"]] = r
+    rows = [_row(row, latency.get("keras" if row["status"] == "reference" else row["format"], {})) for row in parity["rows"]]
+    return f"{parity['images']} test images\n\n" + markdown(rows, COLUMNS)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,8 @@ def summarise(run: Path) -> dict:
     parity = json.loads(parity_path.read_text()) if parity_path.is_file() else {"rows": []}
     rows = {row["format"]: row for row in parity["rows"]}
     settings = metrics["settings"]
-    model = settings.get("model") or (settings["backbone"] if settings.get("architecture") == "transfer" else settings["architecture"])
+    model = settings.get("model") or settings["architecture"]  # run folders of 0.1.0 call it architecture
+    model = settings["backbone"] if model == "transfer" else model
     test, regression = metrics["test"], "mse" in metrics["test"]
     seconds, phases = metrics.get("epoch_seconds") or [], metrics.get("phases") or {"training": len(metrics.get("epoch_seconds") or [])}
     spans, start = [], 0
@@ -50,7 +51,7 @@ def summarise(run: Path) -> dict:
     return {
         "recipe": metrics["recipe"], "model": model, "reference": REFERENCES.get((metrics["recipe"], model), ""),
         "float": f"MSE {test['mse']:.4f}" if regression else f"{100 * test['accuracy']:.2f}%",
-        "cv": f"{metrics['folds']['mean']} ± {metrics['folds']['std']}" if "folds" in metrics else "",
+        "cv": f"{metrics['folds']['mean']} ± {metrics['folds']['std']}" if metrics.get("folds") else "",
         "train": f"{100 * metrics['train']['accuracy']:.2f}%" if not regression else f"MSE {metrics['train']['mse']:.4f}",
         "tflite_int8": _figure(int8, regression), "onnx_int8": _figure(rows.get("onnx_int8"), regression),
         "int8_kb": round(int8["size_mb"] * 1000, 1) if int8 else None,

@@ -18,7 +18,7 @@ TIERS = {  # marker -> the test modules about that package: `pytest -m edge` run
              "test_without_tensorflow", "test_spec_and_preprocess", "test_startup"),
     "convert": ("test_chain", "test_calibration_chunks", "test_convert_reliability", "test_parity_gate",
                 "test_mirror_averaging", "test_bad_input", "test_regression_arrays", "test_registries"),
-    "train": ("test_recipes", "test_training_data", "test_backbones"),
+    "train": ("test_recipes", "test_recipe_table", "test_training_data", "test_backbones"),
 }
 
 

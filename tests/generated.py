@@ -81,3 +81,16 @@ def tiles(n: int, rng) -> tuple[np.ndarray, np.ndarray]:
     slope = x[..., 1].mean(axis=(1, 2)) - x[..., 3].mean(axis=(1, 2))
     y = np.clip(2.5 + 1.5 * np.tanh(6 * slope) + rng.normal(0, 0.2, n), 1, 4).astype(np.float32)
     return x, y
+
+
+def cifar10_npz(path: Path, train: int = 400, test: int = 100) -> Path:
+    """An .npz as `np.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)` writes keras.datasets.cifar10's
+    arrays: uint8 (N, 32, 32, 3) colour shapes, labels (N, 1) as CIFAR-10 gives them."""
+    arrays, tint = {}, np.random.default_rng(3).integers(80, 255, (10, 3))  # a colour per class
+    for part, count, seed in (("train", train, 3), ("test", test, 4)):
+        gray, y = shapes([count // 10] * 10, 32, seed)
+        order = np.random.default_rng(seed).permutation(len(y))
+        arrays[f"x_{part}"] = (gray.astype(np.float32) / 255 * tint[y][:, None, None, :]).astype(np.uint8)[order]
+        arrays[f"y_{part}"] = y[order, None].astype(np.uint8)
+    np.savez(path, **arrays)
+    return path

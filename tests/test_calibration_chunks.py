@@ -14,10 +14,11 @@ def prepared(trained, tmp_path_factory):
     """(prepared float ONNX, 64 calibration examples, work folder) for the session's trained model."""
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from convert import examples, keras_file, onnx_export
+    from convert import examples, onnx_export
+    from keras_io import archive
 
     work = tmp_path_factory.mktemp("calibration")
-    model, spec = keras_file.load(trained)
+    model, spec = archive.load(trained)
     path = work / "prepared.onnx"
     quant_pre_process(str(onnx_export.float_onnx(model, spec, work)), str(path))
     return path, examples.calibration(SAMPLE / "train", spec, 64), work
@@ -95,10 +96,11 @@ def test_chunked_int8_file_has_one_shot_zero_points_and_scales(trained, prepared
     from onnx import numpy_helper
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
-    from convert import keras_file, onnx_export
+    from convert import onnx_export
+    from keras_io import archive
 
     path, calibration, work = prepared
-    model, spec = keras_file.load(trained)
+    model, spec = archive.load(trained)
     chunked = tmp_path / "chunked.int8.onnx"
     onnx_export.quantize(model, spec, calibration, chunked, work, weight_type="QUInt8")
 

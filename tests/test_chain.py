@@ -43,16 +43,17 @@ def test_quantize_writes_every_format_and_passes_parity(exported):
 
 @pytest.mark.parametrize("name", FORMATS)
 def test_exports_reload_with_spec_and_match_float_model(exported, trained, name):
-    from convert import keras_file
+    from keras_io import archive
 
     out_dir, report = exported
-    model, spec = keras_file.load(trained)
+    model, spec = archive.load(trained)
     runner = runtime.load(out_dir / f"muffins{FORMATS[name].suffix}", threads=1)
-    embedded = dict(runner.spec.extra)
+    embedded = runner.spec.provenance
     row = next(r for r in report["rows"] if r["format"] == name)
-    assert embedded.pop("parity") == {k: row[k] for k in ("accuracy", "drop", "agreement")}
-    assert embedded.pop("target") == "any"
-    assert dataclasses.replace(runner.spec, extra=embedded) == spec
+    assert embedded.parity == {k: row[k] for k in ("accuracy", "drop", "agreement")}
+    assert embedded.export_options == {"target": "any"}
+    assert dataclasses.replace(embedded, parity={}, export_options={}) == spec.provenance
+    assert dataclasses.replace(runner.spec, provenance=spec.provenance) == spec
     images = [read_image(p) for p in sorted((SAMPLE / "test" / "muffin").iterdir())[:8]]
     batch = np.stack([prepare(image, spec) for image in images])
     expected = model.predict(batch, verbose=0)

@@ -15,9 +15,10 @@ from tests.conftest import REPO, SAMPLE
 
 def _bare_tflite(trained, tmp_path):
     """An fp32 .tflite with no spec inside, as a model from another tool would be."""
-    from convert import keras_file, tflite_export
+    from convert import tflite_export
+    from keras_io import archive
 
-    model, spec = keras_file.load(trained)
+    model, spec = archive.load(trained)
     path = tmp_path / "bare.fp32.tflite"
     tflite_export.export_fp32(model, spec, None, path, tmp_path)
     return path

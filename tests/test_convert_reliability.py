@@ -82,6 +82,6 @@ def test_onnx_int8_scheme_follows_the_target_and_is_recorded(cli, trained, tmp_p
                               "--formats", "onnx_int8", "--target", target, "--config", str(config)])
     assert result.exit_code == 0, result.output
     runner = runtime.load(tmp_path / "muffins.int8.onnx", 1)
-    assert runner.spec.extra["target"] == target
+    assert runner.spec.provenance.export_options == {"target": target}
     assert f"weights={weights} per_channel" in runner.describe()["metadata"]["quantization"]
     assert json.loads((tmp_path / "parity.json").read_text())["rows"][1]["format"] == "onnx_int8"

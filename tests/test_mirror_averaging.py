@@ -20,7 +20,7 @@ def _models():
 
 
 def test_mirror_averaged_model_scores_image_and_mirror_and_loads_in_safe_mode(tmp_path):
-    from convert import keras_file
+    from keras_io import archive
 
     body, mirrored = _models()
     x = np.random.default_rng(0).random((6, 28, 28, 1)).astype(np.float32)
@@ -29,7 +29,7 @@ def test_mirror_averaged_model_scores_image_and_mirror_and_loads_in_safe_mode(tm
     np.testing.assert_allclose(scores, expected, atol=1e-5)
     np.testing.assert_allclose(mirrored.predict(x[:, :, ::-1], verbose=0), scores, atol=1e-5)
     assert mirrored.count_params() == body.count_params(), "the same weights, once"
-    reloaded, _ = keras_file.load(keras_file.save(mirrored, SPEC, tmp_path / "m.keras"))
+    reloaded, _ = archive.load(archive.save(mirrored, SPEC, tmp_path / "m.keras"))
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), scores, atol=1e-6)
 
 

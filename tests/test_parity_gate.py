@@ -30,10 +30,10 @@ def _outlier_model():
 
 @pytest.fixture(scope="module")
 def outlier(tmp_path_factory):
-    from convert import keras_file
+    from keras_io import archive
 
     spec = ModelSpec("binary", ("chihuahua", "muffin"), 32, 32, scale=1 / 127.5, offset=-1.0)
-    return keras_file.save(_outlier_model(), spec, tmp_path_factory.mktemp("outlier") / "outlier.keras")
+    return archive.save(_outlier_model(), spec, tmp_path_factory.mktemp("outlier") / "outlier.keras")
 
 
 def _quantize(cli, model_path, out_dir, *extra):

@@ -64,12 +64,13 @@ def test_fashion_edge_model_trains_with_shifts_flips_and_erasing(cli, tmp_path):
 
     import keras
 
-    from convert import examples, keras_file
+    from convert import examples
     from convert.export import export_and_check
-    from convert.keras_layers import MirrorPair
     from convert.parity import Thresholds
+    from keras_io import archive
+    from keras_io.layers import MirrorPair
 
-    model, spec = keras_file.load(run / "fashion.keras")
+    model, spec = archive.load(run / "fashion.keras")
     pooling = [layer for layer in model.layers if isinstance(layer, keras.layers.DepthwiseConv2D)]
     assert pooling[0].kernel_size == (7, 7), "a depthwise convolution as large as the last 7x7 map pools it"
     assert isinstance(model.layers[1], MirrorPair)
@@ -96,34 +97,36 @@ def test_fashion_label_smoothing_and_no_validation_share(cli, tmp_path):
 def test_weight_decay_shrinks_kernels_and_spares_batchnorm_and_biases(cli, tmp_path):
     import keras
 
-    from convert import keras_file
     from edge.spec import ModelSpec
-    from train.array_recipe import ArraySettings, _compile
+    from keras_io import archive
+    from train.config import TrainConfig
+    from train.end_to_end import compile_model
 
     data, norms = generated.fashion_folder(tmp_path / "idx"), {}
     for decay in ("0", "50"):  # x the reference's 0.001 learning rate: each of ~10 steps shrinks kernels by 5%
         run = tmp_path / f"decay-{decay}"
         _train(cli, "fashion", "--data", data, "--model", "reference_2conv", "--epochs", "2", "--weight-decay", decay, "--out", run)
         assert json.loads((run / "metrics.json").read_text())["settings"]["weight_decay"] == float(decay)
-        model, _ = keras_file.load(run / "fashion.keras")
+        model, _ = archive.load(run / "fashion.keras")
         norms[decay] = sum(float(np.sum(np.square(w))) for w in model.weights if w.name == "kernel")
     assert norms["50"] < 0.6 * norms["0"], norms  # squares: 0.95 ** 20 = 0.36, plus what the gradients add
 
     model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(4, 3), keras.layers.BatchNormalization()])
     spec = ModelSpec("multiclass", list("ab"), 28, 28, 1, "gray", "stretch", 1 / 255, 0.0)
-    _compile(model, spec, ArraySettings("edge", 1, 16, 1e-3, weight_decay=0.05), 1e-3)
+    compile_model(model, spec, TrainConfig(weight_decay=0.05), 1e-3)
     model.optimizer.build(model.trainable_variables)
     decayed = {v.name: model.optimizer._use_weight_decay(v) for v in model.trainable_variables}
     assert decayed == {"kernel": True, "bias": False, "gamma": False, "beta": False}
 
 
 def test_random_erasing_replaces_one_rectangle_in_about_the_asked_share_of_images():
-    from train.array_recipe import ArraySettings, _dataset
+    from train.config import TrainConfig
+    from train.end_to_end import training_dataset
 
     x, y = np.full((512, 28, 28, 1), 0.5, np.float32), np.arange(512) % 10
     for probability in (0.5, 1.0):
-        settings = ArraySettings("edge", epochs=1, batch_size=128, learning_rate=1e-3, erasing=probability)
-        batches = list(_dataset(x, y, settings, seed=0).as_numpy_iterator())
+        settings = TrainConfig(batch_size=128, erasing=probability)
+        batches = list(training_dataset(x, y, settings, seed=0).as_numpy_iterator())
         images, labels = np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
         erased = (images != 0.5).mean(axis=(1, 2, 3))
         assert sorted(labels) == sorted(y) and images.min() >= 0 and images.max() <= 1
@@ -219,7 +222,7 @@ def pretrained_mobilenet_v2(tmp_path_factory):
 def test_butterflies_fine_tunes_with_class_weights(cli, tmp_path, pretrained_mobilenet_v2):
     import keras
 
-    from convert import keras_file
+    from keras_io import archive
 
     data = tmp_path / "species"
     generated.colour_folders(data / "train", [40, 20, 12, 30], size=64)
@@ -233,7 +236,7 @@ def test_butterflies_fine_tunes_with_class_weights(cli, tmp_path, pretrained_mob
     assert weights["2"] > weights["3"] > weights["0"], "the smallest class weighs most"
     assert len(metrics["epoch_seconds"]) == 5, "3 head epochs, then 2 fine-tuning epochs"
     assert "top3_accuracy" in metrics["test"] and CLASSIFIER_REPORT <= {p.name for p in run.iterdir()}
-    model, _ = keras_file.load(run / "butterflies.keras")
+    model, _ = archive.load(run / "butterflies.keras")
     original = keras.applications.MobileNetV2(input_shape=(64, 64, 3), include_top=False, weights=None, pooling="avg")
     original.load_weights(pretrained_mobilenet_v2)
     tuned = model.get_layer("mobilenetv2_1.00_64")
@@ -248,7 +251,7 @@ def test_cats_dogs_default_batchnorm_cnn_keeps_its_accuracy_as_int8(cli, tmp_pat
     run = tmp_path / "cats-dogs-bn"
     _train(cli, "cats-dogs", "--data", SAMPLE, "--size", "64", "--epochs", "3", "--out", run)
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["settings"]["architecture"] == "cats_dogs_bn_cnn" and metrics["settings"]["grayscale"]
+    assert metrics["settings"]["model"] == "cats_dogs_bn_cnn" and metrics["settings"]["grayscale"]
     parity = _quantize(cli, run / "cats_dogs.keras", SAMPLE / "test", tmp_path, "tflite_int8")
     float_row, int8_row = parity["rows"]
     assert float_row["accuracy"] == pytest.approx(100 * metrics["test"]["accuracy"], abs=0.01)
@@ -267,6 +270,6 @@ def test_cats_dogs_grayscale_cnn_with_undersampling(cli, tmp_path):
                     "--balance", "undersample", "--out", run)
     assert "undersampled to" in result.output
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["settings"]["architecture"] == "cats_dogs_cnn" and metrics["settings"]["grayscale"]
+    assert metrics["settings"]["model"] == "cats_dogs_cnn" and metrics["settings"]["grayscale"]
     assert metrics["settings"]["cosine"] and "train_test_gap" in metrics
     assert (run / "cats_dogs.keras").is_file()

@@ -19,7 +19,7 @@ SPEC = ModelSpec("regression", (), 20, 20, channels=4, color_order="none", resiz
 def navigability(tmp_path_factory):
     import keras
 
-    from convert import keras_file
+    from keras_io import archive
 
     rng = np.random.default_rng(0)
     folder = tmp_path_factory.mktemp("navigability")
@@ -32,7 +32,7 @@ def navigability(tmp_path_factory):
                               keras.layers.Dense(1)])
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
     model.fit(x_train * SPEC.scale, y_train, epochs=40, batch_size=32, verbose=0)
-    return keras_file.save(model, SPEC, folder / "navigability.keras"), folder
+    return archive.save(model, SPEC, folder / "navigability.keras"), folder
 
 
 @pytest.fixture(scope="module")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from edge.errors import UserError
 from edge.preprocess import normalize, prepare, read_image, to_pixels
 from edge.runtime import dequantize, quantize
-from edge.spec import ModelSpec
+from edge.spec import ModelSpec, Provenance
 from tests.conftest import SAMPLE
 
 SPEC = ModelSpec(task="binary", labels=("chihuahua", "muffin"), height=48, width=64, scale=1 / 127.5, offset=-1.0)
@@ -65,7 +67,12 @@ def test_int8_input_ties_round_the_same_way():
 
 
 def test_spec_json_round_trip_and_validation():
-    assert ModelSpec.from_json(SPEC.with_extra(recipe="muffins").to_json()).extra == {"recipe": "muffins"}
+    recorded = SPEC.with_provenance(recipe="muffins", parity={"accuracy": 0.9})
+    assert ModelSpec.from_json(recorded.to_json()) == recorded
+    legacy = json.loads(SPEC.to_json())  # a model file from 0.1.0: provenance as an untyped `extra` dict
+    del legacy["provenance"]
+    legacy["extra"] = {"recipe": "muffins", "architecture": "edge_cnn", "train_data": "photos/train"}
+    assert ModelSpec.from_json(json.dumps(legacy)).provenance == Provenance(recipe="muffins", train_data="photos/train")
     with pytest.raises(UserError, match="color_order 'gray' needs channels=1"):
         ModelSpec("binary", ("a", "b"), 8, 8, channels=3, color_order="gray")
     with pytest.raises(UserError, match="at least two labels"):
@@ -96,9 +103,9 @@ def test_spec_round_trips_through_tflite_and_onnx_metadata(tmp_path):
         [tf.function(lambda x: x * 2.0).get_concrete_function(tf.TensorSpec([1, 2], tf.float32))])
     plain = converter.convert()
     once = embed_tflite(plain, SPEC)
-    twice = embed_tflite(once, SPEC.with_extra(version=2))
+    twice = embed_tflite(once, SPEC.with_provenance(toolkit_version="2"))
     tflite.write_bytes(twice)
-    assert read_tflite_spec(tflite) == SPEC.with_extra(version=2)
+    assert read_tflite_spec(tflite) == SPEC.with_provenance(toolkit_version="2")
     model = schema.Model.GetRootAs(twice, 0)
     names = [model.Metadata(i).Name() for i in range(model.MetadataLength())]
     assert names.count(b"edge_spec") == 1 and "min_runtime_version" in tflite_metadata(twice)

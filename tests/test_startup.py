@@ -47,7 +47,8 @@ def test_usage_errors_answer_without_tensorflow():
 
 
 def test_offered_names_match_the_tables_that_build_them():
-    from train import backbones, catalogue, recipe
+    from train import backbones, config, models, recipes
 
-    assert set(catalogue.CNN_NAMES) == set(recipe.CNNS)
-    assert set(catalogue.BACKBONE_NAMES) == set(backbones.BACKBONES)
+    assert set(config.BACKBONE_NAMES) == set(backbones.BACKBONES)
+    builders = {builder for recipe in recipes.RECIPES.values() for builder in recipe.models.values() if builder}
+    assert set(config.CNN_NAMES) <= builders == set(models.BUILDERS)

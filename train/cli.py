@@ -3,106 +3,108 @@ evaluation.npz and an evaluation report (report.md with PNG plots)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import inspect
 from enum import Enum
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from edge.console import version_option, user_errors
-from train import array_commands
-from train.catalogue import BACKBONE_NAMES, CNN_NAMES
+from edge.console import user_errors, version_option
+from train.config import config_fields, resolve
+from train.recipes import RECIPES, Recipe
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
+TYPES = {"int": int, "float": float, "bool": bool, "str": str, "str | None": str}  # TrainConfig's field types
 
 
 @app.callback()
 def _options(version: bool = version_option()):
     pass
 
-Architecture = Enum("Architecture", {name: name for name in ("transfer", *CNN_NAMES)}, type=str)
-BackboneName = Enum("BackboneName", {name: name for name in BACKBONE_NAMES}, type=str)
-Resize = Enum("Resize", {name: name for name in ("center_crop", "stretch", "letterbox")}, type=str)
-Balance = Enum("Balance", {name: name for name in ("none", "weights", "undersample")}, type=str)
+
+def _defaults_by_choice(recipe: Recipe, name: str) -> dict:
+    """Field NAME's default for each model choice of RECIPE."""
+    return {choice: getattr(resolve(recipe.defaults_for(choice), {}), name) for choice in recipe.models}
 
 
-@dataclass(frozen=True)
-class Defaults:
-    """A recipe's documented defaults; every one can be overridden by its flag."""
-
-    model: str = "transfer"
-    cnn_size: int = 128  # transfer learning always defaults to 224
-    cnn_epochs: int = 10  # transfer learning defaults to 30 head epochs
-    cnn_cosine: bool = False  # cosine learning-rate decay for the CNN (transfer heads keep a constant rate)
-    batch_size: int = 32
-    resize: str = "center_crop"
-    grayscale: bool = False
-    balance: str = "none"
-    augment_passes: int = 0
-    fine_tune: int = 0
-    fine_tune_epochs: int = 10
+def _default_text(values: dict) -> str:
+    """'224 transfer, 128 otherwise': the defaults of the model choices, the most common one last."""
+    groups: dict = {}
+    for choice, value in values.items():
+        groups.setdefault(("on" if value else "off") if isinstance(value, bool) else value, []).append(choice)
+    common = max(groups, key=lambda value: len(groups[value]))
+    named = [f"{value} {', '.join(groups[value])}" for value in groups if value != common]
+    return f"(default: {'; '.join(named)}; {common} otherwise)"
 
 
-RECIPES = {
-    "muffins": (Defaults(), "Muffin vs Chihuahua (reference: base CNN 82.5%, VGG16 transfer 98.0%)."),
-    "cats-dogs": (Defaults(model="cats_dogs_bn_cnn", cnn_size=150, cnn_epochs=60, cnn_cosine=True, grayscale=True,
-                           resize="stretch", augment_passes=2, fine_tune=12),
-                  "Cats vs dogs: the reference 150x150 grayscale CNN with BatchNorm (reference 80.3%; --model cats_dogs_cnn: "
-                  "without), or --model transfer."),
-    "butterflies": (Defaults(balance="weights", augment_passes=3, fine_tune=12, fine_tune_epochs=10),
-                    "Butterfly species: transfer learning with class weights and fine-tuning (reference: ResNet-50)."),
-    "folder": (Defaults(), "Any folder of class folders: your own photos."),
-}
-
-DATA_HELP = "DATA/{train,test}/<class>/ images, or DATA/<class>/ (split 80/20 by class, fixed seed)."
+def _choices(recipe: Recipe, name: str) -> type[Enum] | None:
+    choices = tuple(recipe.models) if name == "model" else config_fields()[name].metadata["choices"]
+    return Enum(name.title().replace("_", ""), {c: c for c in choices}, type=str) if choices else None
 
 
-def _recipe_command(recipe: str, defaults: Defaults, doc: str):
-    def command(
-        data: Path = typer.Option(..., help=DATA_HELP),
-        out: Path = typer.Option(Path(f"runs/{recipe}"), help="Run folder to write (replaced when it exists)."),
-        model: Architecture = typer.Option(defaults.model,
-                                           help="Transfer learning, the reference base CNN, the 34k-parameter edge "
-                                                "CNN, or the cats-vs-dogs CNN (plain or BatchNorm)."),
-        backbone: BackboneName = typer.Option("mobilenet_v2", help="ImageNet backbone for --model transfer."),
-        weights: Optional[str] = typer.Option(None, help="Backbone weights: a local .weights.h5 (no top), or 'imagenet' (downloads)."),
-        size: Optional[int] = typer.Option(None, min=32, help=f"Input size in pixels [default: 224 transfer, {defaults.cnn_size} CNN]."),
-        epochs: Optional[int] = typer.Option(None, min=1, help=f"[default: 30 head epochs transfer, {defaults.cnn_epochs} CNN]"),
-        resize: Resize = typer.Option(defaults.resize, help="How photos become the model's square input (kept in the spec)."),
-        batch_size: int = typer.Option(defaults.batch_size, min=1),
-        learning_rate: float = typer.Option(1e-3, min=0),
-        seed: int = typer.Option(0, help="Seeds the split, the initial weights and augmentation."),
-        augment_passes: int = typer.Option(defaults.augment_passes, min=0, help="Transfer: extra augmented passes through the frozen backbone."),
-        fine_tune: int = typer.Option(defaults.fine_tune, min=0, help="Transfer: then train at least this many of the backbone's last layers."),
-        fine_tune_epochs: int = typer.Option(defaults.fine_tune_epochs, min=0),
-        fine_tune_learning_rate: float = typer.Option(1e-5, min=0),
-        balance: Balance = typer.Option(defaults.balance, help="Class imbalance: class weights, or undersample the larger classes."),
-        grayscale: Optional[bool] = typer.Option(None, "--grayscale/--rgb", help=f"CNNs: one-channel input [default: "
-                                                 f"{'grayscale' if defaults.grayscale else 'rgb'}; transfer is always rgb]."),
-    ):
-        from train.recipe import Settings, run
+def _parameter(recipe: Recipe, name: str) -> inspect.Parameter:
+    """The command-line option for TrainConfig field NAME, with its help and RECIPE's default."""
+    meta = config_fields()[name].metadata
+    values = _defaults_by_choice(recipe, name) if name != "model" else {None: recipe.defaults_for(None)["model"]}
+    default = next(iter(values.values())) if len(set(values.values())) == 1 else None
+    help = meta["help"]
+    if name == "model" and any(choice != builder for choice, builder in recipe.models.items() if builder):
+        help += " (" + ", ".join(f"{c}: {b}" for c, b in recipe.models.items() if b and c != b) + ")"
+    if default is None and len(set(values.values())) > 1:
+        help += " " + _default_text(values)
+    kind = _choices(recipe, name) or TYPES[config_fields()[name].type]
+    bounds = {key: value for key, value in meta["bounds"].items() if kind in (int, float)}
+    flags = [meta["flag"] or "--" + name.replace("_", "-")]
+    option = typer.Option(default, *flags, help=help, **bounds)
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option,
+                             annotation=kind if default is not None else Optional[kind])
+
+
+def _summary(out: Path, metrics) -> str:
+    test, train = metrics.test, metrics.train
+    lines = [f"{len(metrics.folds['per_fold'])}-fold {metrics.folds['metric']}: mean {metrics.folds['mean']}, "
+             f"std {metrics.folds['std']}"] if metrics.folds else []
+    figure = (f"MSE {test['mse']}" if "mse" in test else
+              f"accuracy {test['accuracy']:.4f} on {test['images']} images, train {train['accuracy']:.4f}; "
+              f"recall {test['per_class_recall']}")
+    return "\n".join(lines + [f"wrote {out}/ (model, metrics.json, report.md): test {figure}, {metrics.parameters} parameters"])
+
+
+def recipe_command(name: str, recipe: Recipe):
+    """The `train NAME` command: --data, --out and RECIPE's flags, each a TrainConfig field."""
+    data_kind = Path if recipe.data_required else Optional[Path]
+    fixed = [inspect.Parameter("data", inspect.Parameter.KEYWORD_ONLY, annotation=data_kind,
+                               default=typer.Option(... if recipe.data_required else None, help=recipe.data_help)),
+             inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, annotation=Path,
+                               default=typer.Option(Path(f"runs/{name}"), help="Run folder to write (replaced when it exists)."))]
+    parameters = fixed + [_parameter(recipe, field) for field in recipe.flags]
+
+    def command(data, out, **given):
+        from train.run import run
 
         with user_errors():
-            transfer = model.value == "transfer"
-            grayscale = (defaults.grayscale and not transfer) if grayscale is None else grayscale
-            passes, tuned = (augment_passes, fine_tune) if transfer else (0, 0)  # options of transfer learning only
-            settings = Settings(model.value, size or (224 if transfer else defaults.cnn_size),
-                                epochs or (30 if transfer else defaults.cnn_epochs), batch_size, learning_rate, seed,
-                                backbone.value, weights, passes, tuned, fine_tune_epochs, fine_tune_learning_rate,
-                                balance.value, grayscale, resize.value, cosine=defaults.cnn_cosine and not transfer)
-            metrics = run(recipe, data, out, settings)
-            test, train = metrics["test"], metrics["train"]
-            typer.echo(f"wrote {out}/ (model, metrics.json, report.md): test accuracy {test['accuracy']:.4f} on {test['images']} "
-                       f"images, train {train['accuracy']:.4f}; recall {test['per_class_recall']}")
+            given = {key: value.value if isinstance(value, Enum) else value for key, value in given.items()}
+            config = resolve(recipe.defaults_for(given.get("model")), given)
+            typer.echo(_summary(out, run(name, data, out, config)))
 
-    command.__doc__ = doc
+    command.__signature__ = inspect.Signature(parameters)
+    command.__annotations__ = {p.name: p.annotation for p in parameters}
+    command.__doc__ = recipe.doc
     return command
 
 
-for _name, (_defaults, _doc) in RECIPES.items():
-    app.command(_name)(_recipe_command(_name, _defaults, _doc))
-array_commands.add_to(app)
+def report(run_folder: Path = typer.Argument(..., help="A run folder that `train` wrote.")):
+    """Redraw the evaluation report (plots and report.md) of a run folder."""
+    from train import report as report_module
+
+    with user_errors():
+        typer.echo(f"wrote {report_module.write(run_folder)}")
+
+
+for _name, _recipe in RECIPES.items():
+    app.command(_name)(recipe_command(_name, _recipe))
+app.command("report")(report)
 
 
 def main():

@@ -25,8 +25,6 @@ def summary(scores: np.ndarray, targets: np.ndarray, spec: ModelSpec) -> dict:
     predicted = class_indices(scores, spec)
     probabilities = scores.reshape(len(scores), -1)[:, 0] if spec.task == "binary" else scores
     matrix = confusion_matrix(targets, predicted, labels=range(len(spec.labels)))
-    with np.errstate(invalid="ignore"):
-        recall = matrix.diagonal() / matrix.sum(axis=1)
     result = {
         "images": int(len(targets)),
         "loss": round(float(log_loss(targets, probabilities, labels=list(range(len(spec.labels))))), 4),
@@ -35,7 +33,8 @@ def summary(scores: np.ndarray, targets: np.ndarray, spec: ModelSpec) -> dict:
     if len(spec.labels) > 3:
         top3 = np.argsort(-scores, axis=1)[:, :3]
         result["top3_accuracy"] = round(float(np.mean((top3 == targets[:, None]).any(axis=1))), 4)
-    result["per_class_recall"] = {label: round(float(r), 4) for label, r in zip(spec.labels, recall)}
+    recall = metrics.per_class_recall(predicted, targets, spec.labels)  # the labels that occur among the targets
+    result["per_class_recall"] = {label: round(r, 4) for label, r in recall.items()}
     result["confusion_matrix"] = {"labels": list(spec.labels), "rows_true_columns_predicted": matrix.tolist()}
     return result
 
@@ -55,27 +54,20 @@ def penultimate(model):
     return keras.Model(model.inputs, model.layers[-2].output)
 
 
-def save_arrays(folder: Path, model, inputs: np.ndarray, pixels: np.ndarray, targets: np.ndarray, scores: np.ndarray,
-                spec: ModelSpec, features: np.ndarray | None = None, extra_features=None) -> None:
-    """evaluation.npz: test scores and targets, penultimate features of a sample (test examples, plus training
-    examples given as EXTRA_FEATURES (features, targets) when the test set is small), and the misclassified images."""
+def save_arrays(folder: Path, pixels: np.ndarray, targets: np.ndarray, scores: np.ndarray, spec: ModelSpec,
+                features: tuple | None, train_targets: np.ndarray) -> None:
+    """evaluation.npz: test scores and targets, penultimate FEATURES (of test examples, and of training examples when
+    the test set is small) and the misclassified images."""
     arrays = {"scores": scores, "targets": targets}
     if spec.task != "regression":
-        if features is None:
-            features = penultimate(model).predict(inputs, batch_size=256, verbose=0)
-        feature_targets, source = targets[:len(features)], "test"  # the first examples, when only those were embedded
-        features = features.reshape(len(feature_targets), -1)
-        if extra_features is not None and len(targets) < MIN_TEST_EMBEDDED:
-            features = np.concatenate([features, extra_features[0].reshape(len(extra_features[1]), -1)])
-            feature_targets, source = np.concatenate([targets, extra_features[1]]), "test and training"
+        test_features, train_features = features
+        feature_targets, source = targets[:len(test_features)], "test"  # the first examples, when only those were embedded
+        merged = test_features.reshape(len(feature_targets), -1)
+        if train_features is not None and len(targets) < MIN_TEST_EMBEDDED:
+            merged = np.concatenate([merged, train_features.reshape(len(train_features), -1)])
+            feature_targets, source = np.concatenate([feature_targets, train_targets[:len(train_features)]]), "test and training"
         sample = np.sort(np.random.default_rng(0).permutation(len(feature_targets))[:MAX_EMBEDDED])
         wrong = np.flatnonzero(class_indices(scores, spec) != targets)[:MAX_MISCLASSIFIED]
-        arrays.update(features=features[sample], feature_targets=feature_targets[sample], feature_source=np.array(source),
+        arrays.update(features=merged[sample], feature_targets=feature_targets[sample], feature_source=np.array(source),
                       wrong_index=wrong, wrong_pixels=pixels[wrong])
     np.savez_compressed(folder / "evaluation.npz", **arrays)
-
-
-def write_report(folder: Path) -> None:
-    from train import report
-
-    report.write(folder)

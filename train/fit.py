@@ -89,3 +89,16 @@ def validation_split(targets: np.ndarray, fraction: float, seed: int, stratify: 
     alone = np.isin(targets, classes[counts < 2])
     train, validation = train_test_split(indices[~alone], test_size=fraction, random_state=seed, stratify=targets[~alone])
     return np.sort(np.concatenate([train, indices[alone]])), np.sort(validation)
+
+
+@dataclass
+class Trained:
+    """What a trainer hands the run-folder writer."""
+
+    model: keras.Model  # as saved: inference layers only, mirror-averaged when asked
+    outcome: Outcome
+    train_scores: np.ndarray  # the saved model's outputs on the training examples
+    test_scores: np.ndarray  # on the test examples (k-fold: out-of-fold scores of every example)
+    features: tuple | None  # penultimate features of (test, training or None) examples for the embedding view; None: regression
+    class_weight: dict | None = None
+    folds: list[dict] = field(default_factory=list)  # per-fold summaries of k-fold cross-validation

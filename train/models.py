@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import keras
 from keras import layers
 
-from convert.keras_layers import MirrorPair, PairMean
+from keras_io.layers import MirrorPair, PairMean
 
 
 def augmentation(seed: int = 0) -> keras.Sequential:
@@ -149,3 +151,17 @@ def regression_cnn(input_shape) -> keras.Model:
         layers.Conv2D(64, 3, padding="same", activation="relu"), layers.GlobalAveragePooling2D(),
         layers.Dense(64, activation="relu"), layers.Dropout(0.2), layers.Dense(1),
     ], name="regression_cnn")
+
+
+BUILDERS = {  # the names recipes (train/recipes.py) and --model choose from
+    "base_cnn": base_cnn, "edge_cnn": edge_cnn, "cats_dogs_cnn": cats_dogs_cnn,
+    "cats_dogs_bn_cnn": partial(cats_dogs_cnn, batch_norm=True), "two_conv_cnn": two_conv_cnn,
+    "three_conv_cnn": three_conv_cnn, "small_bn_cnn": small_bn_cnn, "regression_cnn": regression_cnn,
+}
+
+
+def build(name: str, spec) -> keras.Model:
+    """A fresh BUILDERS[NAME] for the input and labels of SPEC (a regression builder takes the input only)."""
+    if spec.task == "regression":
+        return BUILDERS[name](spec.input_shape)
+    return BUILDERS[name](spec.input_shape, len(spec.labels))

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
-from convert import keras_file
 from edge.atomic import atomic_path, write_text
 from edge.errors import UserError
+from edge.postprocess import class_indices
 from edge.spec import ModelSpec
+from edge.tables import markdown
+from keras_io import archive
 from train import embeddings
 
 
@@ -125,16 +127,72 @@ def regression_plot(scores: np.ndarray, targets: np.ndarray, path: Path) -> None
     _save(figure, path)
 
 
-def _table(header: list[str], rows: list[list]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
-
-
 def _spec(folder: Path, recipe: str) -> ModelSpec:
     models = sorted(folder.glob("*.keras"))
     if not models:
         raise UserError(f"{folder}: no .keras model; point at a run folder that `train` wrote")
-    return keras_file.read_spec(folder / f"{recipe}.keras" if (folder / f"{recipe}.keras").exists() else models[0])
+    stem = recipe.replace("-", "_")
+    return archive.read_spec(folder / f"{stem}.keras" if (folder / f"{stem}.keras").exists() else models[0])
+
+
+def _summary(metrics: dict, regression: bool) -> list[str]:
+    """Title, headline figures, cross-validation and epoch times."""
+    settings, test, train = metrics["settings"], metrics["test"], metrics["train"]
+    model_name = settings.get("model") or settings.get("architecture")  # run folders of 0.1.0 call it architecture
+    if model_name == "transfer":
+        model_name = f"transfer learning on {settings['backbone']}" + (
+            f", fine-tuning {settings['fine_tune_layers']}+ layers" if settings.get("fine_tune_layers") else "")
+    headline = (f"test MSE **{test['mse']}**, MAE {test['mae']}" if regression else
+                f"test accuracy **{100 * test['accuracy']:.2f}%** on {test['images']} images"
+                + (f", top-3 {100 * test['top3_accuracy']:.2f}%" if "top3_accuracy" in test else ""))
+    train_line = f"train MSE {train['mse']}" if regression else f"train accuracy {100 * train['accuracy']:.2f}%"
+    page = [f"# {metrics['recipe']}: {model_name}", "", f"{headline}; {train_line}.", ""]
+    if metrics.get("folds"):
+        folds = metrics["folds"]
+        page += [f"{len(folds['per_fold'])}-fold cross-validation {folds['metric']}: mean **{folds['mean']}**, std "
+                 f"{folds['std']} (folds: {', '.join(map(str, folds['per_fold']))}). {test.get('note', '')}", ""]
+    seconds = metrics.get("epoch_seconds") or []
+    if seconds:
+        spans, start = [], 0
+        for name, count in (metrics.get("phases") or {"training": len(seconds)}).items():
+            spans.append(f"{count} {name} epochs (median {float(np.median(seconds[start:start + count])):.1f} s)")
+            start += count
+        page += [f"{', then '.join(spans)} on this machine; best epoch {metrics.get('best_epoch')}"
+                 f"{' (interrupted by Ctrl-C)' if metrics.get('interrupted') else ''}.", ""]
+    return page
+
+
+def _per_class(folder: Path, test: dict, arrays: dict, spec: ModelSpec) -> list[str]:
+    """Confusion matrix, recall bars and the grid of misclassified examples."""
+    labels = list(spec.labels)
+    confusion(np.array(test["confusion_matrix"]["rows_true_columns_predicted"]), labels, folder / "confusion.png")
+    recall_bars(test["per_class_recall"], folder / "recall.png")
+    recall = [{"class": k, "recall": f"{100 * v:.1f}%"} for k, v in test["per_class_recall"].items()]
+    page = ["## Per class", "", markdown(recall, ["class", "recall"]), "",
+            "![confusion matrix](confusion.png) ![per-class recall](recall.png)", ""]
+    wrong = arrays["wrong_index"]
+    if len(wrong):
+        predicted = class_indices(arrays["scores"][wrong], spec)
+        misclassified(arrays["wrong_pixels"], arrays["targets"][wrong], predicted, labels, folder / "misclassified.png")
+        page += [f"## Misclassified ({len(wrong)} shown)", "", "![misclassified test images](misclassified.png)", ""]
+    return page
+
+
+def _embeddings(folder: Path, arrays: dict, spec: ModelSpec) -> list[str]:
+    """PCA / t-SNE / UMAP views of the penultimate features, and K-means clusters against the labels."""
+    labels = list(spec.labels)
+    features, feature_targets = arrays["features"], arrays["feature_targets"]
+    scatter_views(embeddings.projections(features), feature_targets, labels, folder / "embeddings.png")
+    result = embeddings.clusters(features, feature_targets, spec.labels)
+    elbow_plot(result, folder / "kmeans_elbow.png")
+    write_text(folder / "clusters.json", json.dumps(result, indent=2))
+    table = [{"cluster": i} | dict(zip(labels, row)) for i, row in enumerate(result["clusters_vs_labels"]["rows_cluster_columns_label"])]
+    source = str(arrays.get("feature_source", "test"))
+    return ["## Embeddings", "", f"Penultimate-layer features of {result['examples']} {source} examples. K-means with "
+            f"k = {len(labels)} on {result['pca_components_95']} PCA components (95% of the variance): adjusted Rand "
+            f"index against the labels **{result['adjusted_rand_index']}**; the elbow of the inertia curve is at "
+            f"k = {result['elbow_k']}.", "", "![projections](embeddings.png) ![elbow](kmeans_elbow.png)", "",
+            markdown(table, ["cluster"] + labels), ""]
 
 
 def write(folder: Path) -> Path:
@@ -146,64 +204,14 @@ def write(folder: Path) -> Path:
     except (OSError, ValueError) as exc:
         raise UserError(f"{folder}: needs metrics.json and evaluation.npz from a `train` run ({exc})") from None
     spec = _spec(folder, metrics["recipe"])
-    test = metrics["test"]
     regression = spec.task == "regression"
-    metric = "mae" if regression else "accuracy"
-    phases = metrics.get("phases") or {}
-    curves(metrics["history"], folder / "curves.png", metric, phases)
-    settings = metrics["settings"]
-    model_name = settings.get("model") or settings.get("architecture")
-    if model_name == "transfer":
-        model_name = f"transfer learning on {settings['backbone']}" + (
-            f", fine-tuning {settings['fine_tune_layers']}+ layers" if settings.get("fine_tune_layers") else "")
-    page = [f"# {metrics['recipe']}: {model_name}", ""]
-    headline = (f"test MSE **{test['mse']}**, MAE {test['mae']}" if regression else
-                f"test accuracy **{100 * test['accuracy']:.2f}%** on {test['images']} images"
-                + (f", top-3 {100 * test['top3_accuracy']:.2f}%" if "top3_accuracy" in test else ""))
-    train = metrics["train"]
-    train_line = f"train MSE {train['mse']}" if regression else f"train accuracy {100 * train['accuracy']:.2f}%"
-    page += [f"{headline}; {train_line}.", ""]
-    if "folds" in metrics:
-        folds = metrics["folds"]
-        page += [f"{len(folds['per_fold'])}-fold cross-validation {folds['metric']}: mean **{folds['mean']}**, std "
-                 f"{folds['std']} (folds: {', '.join(map(str, folds['per_fold']))}). {test.get('note', '')}", ""]
-    seconds = metrics.get("epoch_seconds") or []
-    if seconds:
-        spans, start = [], 0
-        for name, count in (phases or {"training": len(seconds)}).items():
-            spans.append(f"{count} {name} epochs (median {float(np.median(seconds[start:start + count])):.1f} s)")
-            start += count
-        page += [f"{', then '.join(spans)} on this machine; best epoch {metrics.get('best_epoch')}"
-                 f"{' (interrupted by Ctrl-C)' if metrics.get('interrupted') else ''}.", ""]
-    page += ["![training curves](curves.png)", ""]
+    curves(metrics["history"], folder / "curves.png", "mae" if regression else "accuracy", metrics.get("phases"))
+    page = _summary(metrics, regression) + ["![training curves](curves.png)", ""]
     if regression:
         regression_plot(arrays["scores"].reshape(-1), arrays["targets"], folder / "regression.png")
         page += ["![predicted vs true](regression.png)", ""]
     else:
-        labels = list(spec.labels)
-        confusion(np.array(test["confusion_matrix"]["rows_true_columns_predicted"]), labels, folder / "confusion.png")
-        recall_bars(test["per_class_recall"], folder / "recall.png")
-        page += ["## Per class", "", _table(["class", "recall"], [[k, f"{100 * v:.1f}%"] for k, v in test["per_class_recall"].items()]),
-                 "", "![confusion matrix](confusion.png) ![per-class recall](recall.png)", ""]
-        wrong = arrays["wrong_index"]
-        if len(wrong):
-            from edge.postprocess import class_indices
-
-            predicted = class_indices(arrays["scores"][wrong], spec)
-            misclassified(arrays["wrong_pixels"], arrays["targets"][wrong], predicted, labels, folder / "misclassified.png")
-            page += [f"## Misclassified ({len(wrong)} shown)", "", "![misclassified test images](misclassified.png)", ""]
-        features, feature_targets = arrays["features"], arrays["feature_targets"]
-        scatter_views(embeddings.projections(features), feature_targets, labels, folder / "embeddings.png")
-        result = embeddings.clusters(features, feature_targets, spec.labels)
-        elbow_plot(result, folder / "kmeans_elbow.png")
-        write_text(folder / "clusters.json", json.dumps(result, indent=2))
-        table = result["clusters_vs_labels"]["rows_cluster_columns_label"]
-        source = str(arrays.get("feature_source", "test"))
-        page += ["## Embeddings", "", f"Penultimate-layer features of {result['examples']} {source} examples. K-means with "
-                 f"k = {len(labels)} on {result['pca_components_95']} PCA components (95% of the variance): adjusted Rand "
-                 f"index against the labels **{result['adjusted_rand_index']}**; the elbow of the inertia curve is at "
-                 f"k = {result['elbow_k']}.", "", "![projections](embeddings.png) ![elbow](kmeans_elbow.png)", "",
-                 _table(["cluster"] + labels, [[i] + row for i, row in enumerate(table)]), ""]
+        page += _per_class(folder, metrics["test"], arrays, spec) + _embeddings(folder, arrays, spec)
     path = folder / "report.md"
     write_text(path, "\n".join(page))
     return path

@@ -29,7 +29,7 @@ def read_spec(path: Path) -> ModelSpec:
     try:
         with zipfile.ZipFile(path) as archive:
             if SPEC_ENTRY not in archive.namelist():
-                raise UserError(f"{path}: has no {SPEC_ENTRY}; it was not made by `train` (re-save it with convert.keras_file.save)")
+                raise UserError(f"{path}: has no {SPEC_ENTRY}; it was not made by `train` (re-save it with keras_io.archive.save)")
             return ModelSpec.from_json(archive.read(SPEC_ENTRY))
     except zipfile.BadZipFile:
         raise UserError(f"{path}: not a .keras archive (corrupt or another format); give the file `train` wrote") from None
@@ -49,7 +49,7 @@ def load(path: str | Path):
     """(model, spec) from a .keras file made by `train`. Loads in Keras safe mode: no code from the file is run."""
     import keras
 
-    from convert import keras_layers  # noqa: F401  registers the layers `train` may use
+    from keras_io import layers  # noqa: F401  registers the layers `train` may use
 
     path = Path(path)
     spec = checked_spec(path)

@@ -1,0 +1,91 @@
+"""One training run for every recipe: load its data, train (end to end or transfer), evaluate, and write the run
+folder: MODEL.keras (spec inside), metrics.json (one schema, RunMetrics), evaluation.npz, the report and, for array
+data, the test examples and a calibration sample that `convert quantize` reads."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge.atomic import staged_folder, write_text
+from keras_io import archive
+from train import end_to_end, evaluation, transfer
+from train.config import TrainConfig
+from train.fit import Trained
+from train.loaders import Dataset
+from train.recipes import RECIPES
+
+CALIBRATION_EXAMPLES = 1024  # training examples kept beside a model trained on arrays, for int8 calibration
+
+
+@dataclass
+class RunMetrics:
+    """metrics.json, the same keys for every recipe."""
+
+    recipe: str
+    settings: dict  # the TrainConfig, every field
+    data: str  # what --data named (or where Fashion-MNIST was found)
+    seconds: float  # loading, training and evaluation
+    parameters: int
+    train: dict  # evaluation.summary of the training examples: accuracy, loss, per-class recall, ...; MSE, MAE
+    test: dict  # of the test examples (k-fold: the out-of-fold scores of every example)
+    train_test_gap: float | None  # classification: train minus test accuracy, the size of the overfitting
+    history: dict  # per epoch: loss, accuracy, val_loss, ...
+    epoch_seconds: list
+    best_epoch: int | None  # whose weights were kept (lowest validation loss, or training loss without validation)
+    phases: dict  # phase name: epochs, when a run has more than one (transfer: head, then fine-tuning)
+    interrupted: bool  # stopped by Ctrl-C; the best epoch so far was kept
+    class_weight: dict | None
+    skipped_files: int  # unreadable images
+    leaked_test_files: int  # test files byte-identical to a training file
+    folds: dict | None  # k-fold cross-validation: metric, per_fold, mean, std
+
+
+def _metrics(recipe: str, data: Dataset, config: TrainConfig, trained: Trained, started: float) -> RunMetrics:
+    test_y = data.y if trained.folds else data.test_y
+    train, test = evaluation.summary(trained.train_scores, data.y, data.spec), evaluation.summary(trained.test_scores, test_y, data.spec)
+    if trained.folds:
+        test["note"] = f"out-of-fold predictions of {config.folds} models; the saved model saw every example"
+    outcome = trained.outcome
+    return RunMetrics(recipe, asdict(config), data.source, round(time.perf_counter() - started, 1),
+                      int(trained.model.count_params()), train, test,
+                      round(train["accuracy"] - test["accuracy"], 4) if "accuracy" in test else None,
+                      outcome.history, outcome.epoch_seconds, outcome.best_epoch, outcome.phases, outcome.interrupted,
+                      trained.class_weight, data.skipped_files, data.leaked_test_files,
+                      evaluation.fold_summary(trained.folds, data.spec) if trained.folds else None)
+
+
+def write(out: Path, recipe: str, data: Dataset, trained: Trained, metrics: RunMetrics, seed: int) -> None:
+    """The run folder OUT, built under a temporary name and renamed when complete."""
+    test_x, test_y = (data.x, data.y) if trained.folds else (data.test_x, data.test_y)
+    spec = data.spec
+    if not data.from_folder:  # `convert quantize` finds the calibration sample beside the model
+        spec = spec.with_provenance(train_data=data.source, calibration_data="calibration.npz")
+    with staged_folder(out) as tmp:
+        archive.save(trained.model, spec, tmp / f"{recipe.replace('-', '_')}.keras")
+        write_text(tmp / "metrics.json", json.dumps(asdict(metrics), indent=2))
+        evaluation.save_arrays(tmp, test_x, test_y, trained.test_scores, spec, trained.features, data.y)
+        if not data.from_folder:
+            np.savez_compressed(tmp / ("examples.npz" if trained.folds else "test.npz"), x=test_x, y=test_y)
+            sample = np.sort(np.random.default_rng(seed).permutation(len(data.y))[:CALIBRATION_EXAMPLES])
+            np.savez_compressed(tmp / "calibration.npz", x=data.x[sample], y=data.y[sample])
+        from train import report
+
+        report.write(tmp)
+
+
+def run(recipe: str, data: Path | None, out: Path, config: TrainConfig) -> RunMetrics:
+    """Train RECIPE (a name in train/recipes.py:RECIPES) on DATA as CONFIG says and write the run folder OUT."""
+    started = time.perf_counter()
+    builder = RECIPES[recipe].models[config.model]
+    if builder is None:
+        transfer.check(config)
+    dataset = RECIPES[recipe].load(data, config, recipe)
+    trained = transfer.train(dataset, config) if builder is None else end_to_end.train(dataset, config, builder)
+    metrics = _metrics(recipe, dataset, config, trained, started)
+    write(out, recipe, dataset, trained, metrics, config.seed)
+    return metrics

@@ -1,0 +1,74 @@
+"""The transfer trainer: the frozen part of an ImageNet backbone runs once over the photos (plus augmented passes)
+and its features are cached; a head trains on them, then optionally the backbone's top layers are fine-tuned with
+the head on those cached features. The saved model is backbone and head as one."""
+
+from __future__ import annotations
+
+import time
+
+import keras
+import numpy as np
+
+from edge.errors import UserError
+from edge.preprocess import normalize
+from edge.spec import ModelSpec
+from train import backbones, fit, models
+from train.config import TrainConfig
+from train.end_to_end import balanced, compile_model
+
+
+def _run_through(model, pixels: np.ndarray, spec: ModelSpec, augment=None) -> np.ndarray:
+    out = []
+    for start in range(0, len(pixels), 64):
+        x = normalize(pixels[start:start + 64], spec)
+        out.append(model.predict_on_batch(augment(x, training=True) if augment is not None else x))
+    return np.concatenate(out)
+
+
+def check(config: TrainConfig) -> None:
+    """UserError before any photo is decoded when CONFIG cannot train."""
+    if not config.weights:
+        raise UserError(f"--weights is needed for --model transfer: a {config.backbone} .weights.h5 (no top), "
+                        "or 'imagenet' when online")
+
+
+def train(data, config: TrainConfig) -> fit.Trained:
+    """Transfer learning on a loaders.Dataset of photos with a test split."""
+    spec = data.spec
+    keras.utils.set_random_seed(config.seed)
+    train_idx, val_idx = fit.validation_split(data.y, config.validation_fraction, config.seed)
+    keep, class_weight = balanced(data.y[train_idx], config, np.random.default_rng(config.seed))
+    train_idx = np.sort(train_idx[keep])
+    backbone = backbones.backbone(config.backbone, spec.input_shape, config.weights)
+    bottom, top = backbones.split(backbone, config.fine_tune_layers)
+    started = time.perf_counter()
+    augment = models.augmentation(config.seed)
+    train_cut = [_run_through(bottom, data.x, spec)]  # cached: the frozen part runs once per pass
+    train_cut += [_run_through(bottom, data.x, spec, augment) for _ in range(config.augment_passes)]
+    test_cut = _run_through(bottom, data.test_x, spec)
+    print(f"frozen backbone: {sum(map(len, train_cut)) + len(test_cut)} images in {time.perf_counter() - started:.0f} s")
+    pool = (lambda cut: top.predict(cut, batch_size=256, verbose=0)) if top is not None else (lambda cut: cut)  # noqa: E731
+
+    passes = len(train_cut)
+    fit_idx = np.concatenate([train_idx + p * len(data.y) for p in range(passes)])  # every pass of the training images
+    fit_y = np.tile(data.y, passes)[fit_idx]
+    features = np.concatenate([pool(c) for c in train_cut])
+    head = models.head(features.shape[1], len(spec.labels))
+    compile_model(head, spec, config, config.learning_rate)
+    validation = (features[val_idx], data.y[val_idx])  # un-augmented pass only
+    outcome = fit.fit(head, (features[fit_idx], fit_y), validation, epochs=config.epochs, batch_size=config.batch_size,
+                      shuffle=True, class_weight=class_weight)
+    if top is not None and config.fine_tune_epochs:
+        trained = backbones.unfreeze(top)
+        print(f"fine-tuning {trained} layers of {config.backbone} with the head, learning rate {config.fine_tune_learning_rate}")
+        cut_input = keras.Input(top.input_shape[1:])
+        tuned = keras.Model(cut_input, head(top(cut_input, training=False)))
+        compile_model(tuned, spec, config, config.fine_tune_learning_rate)
+        all_cut = np.concatenate(train_cut)
+        outcome = outcome.extend(fit.fit(tuned, (all_cut[fit_idx], fit_y), (train_cut[0][val_idx], data.y[val_idx]),
+                                         epochs=config.fine_tune_epochs, batch_size=config.batch_size, shuffle=True,
+                                         class_weight=class_weight))
+    model = models.stack(backbone, head, spec.input_shape)
+    predict = lambda cut: head.predict(pool(cut), batch_size=256, verbose=0)  # noqa: E731
+    return fit.Trained(model, outcome, predict(train_cut[0]), predict(test_cut), (pool(test_cut), pool(train_cut[0])),
+                       class_weight)
