@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import subprocess
 import sys
 import tempfile
 from datetime import datetime, timezone
@@ -24,6 +22,7 @@ from statistics import median
 import typer
 
 from benchmarks.machine import describe
+from benchmarks.processes import measure
 from edge.atomic import write_text
 from edge.tables import markdown
 
@@ -34,19 +33,15 @@ REPO = Path(__file__).resolve().parents[1]
 def _measure(code: Path, model: str, data: str, calib_count: int) -> dict:
     """One `convert quantize` run of the code in CODE: wall seconds, peak RSS and the parity rows."""
     with tempfile.TemporaryDirectory(prefix="convert-memory-") as out:
-        command = ["/usr/bin/time", "-v", sys.executable, "-c", "from convert.cli import main; main()", "quantize",
+        command = [sys.executable, "-c", "from convert.cli import main; main()", "quantize",
                    model, "--data", data, "--out-dir", out, "--calib-count", str(calib_count), "--json"]
-        env = {**os.environ, "PYTHONPATH": str(code), "TF_CPP_MIN_LOG_LEVEL": "3"}
-        done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=code)
-        peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
-        wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", done.stderr).group(1)
-        seconds = sum(float(part) * 60 ** i for i, part in enumerate(reversed(wall.split(":"))))
+        done = measure(command, {**os.environ, "PYTHONPATH": str(code), "TF_CPP_MIN_LOG_LEVEL": "3"}, code)
         parity = Path(out) / "parity.json"
         rows = json.loads(parity.read_text())["rows"] if parity.is_file() else []
-    return {"exit": done.returncode, "wall_s": round(seconds, 1), "peak_rss_gb": round(peak_kb / 1e6, 2),
+    return {"exit": done["exit"], "wall_s": done["wall_s"], "peak_rss_gb": done["peak_rss_gb"],
             "exports": {r["format"]: {k: r.get(k) for k in ("accuracy", "agreement", "mse", "export_s", "status")}
                         for r in rows},
-            **({"stderr_tail": done.stderr[-800:]} if done.returncode not in (0, 1) else {})}
+            **({"stderr_tail": done["stderr"][-800:]} if done["exit"] not in (0, 1) else {})}
 
 
 def _row(case: str, calib: int, code: str, run: dict) -> dict:

@@ -75,10 +75,9 @@ def warn_skipped(path: Path, reason: str) -> None:
     print(f"warning: skipped {path}: {reason}", file=sys.stderr)
 
 
-def load_pixels(folder: LabelledFolder, to_pixels, workers: int = 8, allocate=np.empty) -> tuple[np.ndarray, np.ndarray]:
-    """Decode every file through `to_pixels` (BGR -> uint8 model pixels) in threads, block by block into one array
-    made by `allocate(shape, dtype)` (np.empty, or a disk-backed memmap so that a data set's size does not drive
-    memory); unreadable files are skipped with a warning and recorded in folder.skipped. Returns (pixels, targets)."""
+def decoded(folder: LabelledFolder, to_pixels, workers: int = 8):
+    """Yield (file index, uint8 model pixels) for each readable file of FOLDER in order, decoded through `to_pixels`
+    (BGR -> model pixels) in threads a block at a time; unreadable files are skipped with a warning."""
     from concurrent.futures import ThreadPoolExecutor
 
     def decode(path: Path):
@@ -88,16 +87,17 @@ def load_pixels(folder: LabelledFolder, to_pixels, workers: int = 8, allocate=np
             warn_skipped(path, str(exc).split(": ", 1)[-1])
             return None
 
-    pixels, keep, block = None, [], 8 * workers
+    block = 8 * workers
     with ThreadPoolExecutor(workers) as pool:
         for start in range(0, len(folder.files), block):
             for index, image in enumerate(pool.map(decode, folder.files[start : start + block]), start):
-                if image is None:
-                    continue
-                if pixels is None:
-                    pixels = allocate((len(folder.files), *image.shape), image.dtype)
-                pixels[len(keep)] = image
-                keep.append(index)
+                if image is not None:
+                    yield index, image
+
+
+def kept_targets(folder: LabelledFolder, keep: list[int]) -> np.ndarray:
+    """Targets of the files KEEP (indices) that decoded; records the rest in folder.skipped; UserError for a class
+    left without images."""
     kept = set(keep)
     folder.skipped = [f for i, f in enumerate(folder.files) if i not in kept]
     if folder.skipped:
@@ -107,7 +107,19 @@ def load_pixels(folder: LabelledFolder, to_pixels, workers: int = 8, allocate=np
     for index, name in enumerate(folder.classes):
         if not np.any(targets == index):
             raise UserError(f"{folder.root / name}: no readable images left in this class; add images or remove it")
-    return pixels[: len(keep)], targets
+    return targets
+
+
+def load_pixels(folder: LabelledFolder, to_pixels, workers: int = 8, allocate=np.empty) -> tuple[np.ndarray, np.ndarray]:
+    """(pixels, targets) of every readable file, in one array made by `allocate(shape, dtype)` (np.empty, or a
+    disk-backed memmap so that a data set's size does not drive memory)."""
+    pixels, keep = None, []
+    for index, image in decoded(folder, to_pixels, workers):
+        if pixels is None:
+            pixels = allocate((len(folder.files), *image.shape), image.dtype)
+        pixels[len(keep)] = image
+        keep.append(index)
+    return pixels[: len(keep)], kept_targets(folder, keep)
 
 
 def read_arrays(path: Path, keys: tuple[str, ...] = ("x", "y"), flag: str = "--data") -> dict[str, np.ndarray]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("EDGE_CACHE_DIR", tempfile.mkdtemp(prefix="edge-pixel-cache-"))  # never the user's ~/.cache
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample" / "muffin-chihuahua"
@@ -18,7 +20,7 @@ TIERS = {  # marker -> the test modules about that package: `pytest -m edge` run
              "test_without_tensorflow", "test_spec_and_preprocess", "test_startup"),
     "convert": ("test_chain", "test_calibration_chunks", "test_convert_reliability", "test_parity_gate",
                 "test_mirror_averaging", "test_bad_input", "test_regression_arrays", "test_registries"),
-    "train": ("test_recipes", "test_recipe_table", "test_training_data", "test_backbones"),
+    "train": ("test_recipes", "test_recipe_table", "test_pixel_cache", "test_scale", "test_training_data", "test_backbones"),
 }
 
 

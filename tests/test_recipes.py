@@ -120,13 +120,17 @@ def test_weight_decay_shrinks_kernels_and_spares_batchnorm_and_biases(cli, tmp_p
 
 
 def test_random_erasing_replaces_one_rectangle_in_about_the_asked_share_of_images():
+    from edge.spec import ModelSpec
+    from train import end_to_end
     from train.config import TrainConfig
-    from train.end_to_end import training_dataset
+
+    RAW = ModelSpec("multiclass", tuple("abcdefghij"), 28, 28, 1, "none", "stretch", 1.0, 0.0)  # inputs as given
 
     x, y = np.full((512, 28, 28, 1), 0.5, np.float32), np.arange(512) % 10
     for probability in (0.5, 1.0):
         settings = TrainConfig(batch_size=128, erasing=probability)
-        batches = list(training_dataset(x, y, settings, seed=0).as_numpy_iterator())
+        batched = end_to_end.batches(x, np.arange(len(y)), y, RAW, settings.batch_size, seed=0)
+        batches = list(end_to_end.training_dataset(batched, settings, seed=0).as_numpy_iterator())
         images, labels = np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
         erased = (images != 0.5).mean(axis=(1, 2, 3))
         assert sorted(labels) == sorted(y) and images.min() >= 0 and images.max() <= 1

@@ -12,7 +12,7 @@ import typer
 
 from edge.console import user_errors, version_option
 from train.config import config_fields, resolve
-from train.recipes import RECIPES, Recipe
+from train.recipes import RECIPES, SCALE_FLAGS, Recipe
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 TYPES = {"int": int, "float": float, "bool": bool, "str": str, "str | None": str}  # TrainConfig's field types
@@ -78,7 +78,7 @@ def recipe_command(name: str, recipe: Recipe):
                                default=typer.Option(... if recipe.data_required else None, help=recipe.data_help)),
              inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, annotation=Path,
                                default=typer.Option(Path(f"runs/{name}"), help="Run folder to write (replaced when it exists)."))]
-    parameters = fixed + [_parameter(recipe, field) for field in recipe.flags]
+    parameters = fixed + [_parameter(recipe, field) for field in recipe.flags + SCALE_FLAGS]
 
     def command(data, out, **given):
         from train.run import run

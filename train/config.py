@@ -58,6 +58,17 @@ class TrainConfig:
                                    flag="--fine-tune", min=0)
     fine_tune_epochs: int = option(10, "Transfer: epochs of fine-tuning.", min=0)
     fine_tune_learning_rate: float = option(1e-5, "Transfer: learning rate of fine-tuning.", min=0)
+    in_memory: bool = option(False, "Hold every decoded photo in memory instead of the on-disk pixel cache (memory "
+                             "then grows with the data set).", flag="--in-memory/--cache")
+    cache_dir: str | None = option(None, "Folder of the pixel cache [default: $EDGE_CACHE_DIR, else "
+                                   "~/.cache/edge-classifier-toolkit/pixels].")
+    strategy: str = option("auto", "Devices: auto (several GPUs: mirrored, else one), one, or mirrored (every GPU of "
+                           "this host, through tf.distribute). --batch-size is per replica.", choices=("auto", "one", "mirrored"))
+    resume: bool = option(False, "Continue an interrupted run from its last completed epoch (saved in OUT.backup/); "
+                          "without it, a new run starts afresh.")
+    mixed_precision: bool = option(False, "Compute in 16 bits (mixed_float16 on GPUs, mixed_bfloat16 on CPUs), the "
+                                   "output layer and the saved model in float32.")
+    jit: bool = option(False, "Compile training steps with XLA.")
     limit: int = option(0, "Use only the first N training and N/6 test examples (quick trials); 0: all.", min=0)
 
     @property

@@ -19,7 +19,7 @@ from edge.spec import ModelSpec
 @dataclass
 class Split:
     classes: list[str]
-    train_x: np.ndarray  # uint8 pixels (N, H, W, C) at the model's size, from edge.preprocess.to_pixels
+    train_x: np.ndarray  # uint8 pixels (N, H, W, C) at the model's size, from edge.preprocess.to_pixels (or a PixelFile)
     train_y: np.ndarray
     test_x: np.ndarray
     test_y: np.ndarray
@@ -100,11 +100,18 @@ def folders(data: Path, test_fraction: float, seed: int) -> tuple[LabelledFolder
     return _subset(folder, sorted(train_idx)), _subset(folder, sorted(test_idx)), data
 
 
-def load(train: LabelledFolder, test: LabelledFolder, train_dir: Path, spec: ModelSpec) -> Split:
-    """Decode and resize every image once, through the same function the device uses."""
-    decode = lambda image: to_pixels(image, spec)  # noqa: E731
-    train_x, train_y = load_pixels(train, decode)
-    test_x, test_y = load_pixels(test, decode)
+def load(train: LabelledFolder, test: LabelledFolder, train_dir: Path, spec: ModelSpec, cache: Path | None = None,
+         in_memory: bool = False) -> Split:
+    """Decode and resize every image once, through the same function the device uses: into the on-disk cache
+    under CACHE (train/pixel_cache.py; pixels are then read a batch at a time), or into memory."""
+    if in_memory:
+        decode = lambda image: to_pixels(image, spec)  # noqa: E731
+        (train_x, train_y), (test_x, test_y) = load_pixels(train, decode), load_pixels(test, decode)
+    else:
+        from train import pixel_cache
+
+        (train_x, train_y, built), (test_x, test_y, _) = pixel_cache.cached(train, spec, cache), pixel_cache.cached(test, spec, cache)
+        print(f"pixel cache: {train_x.path.parent} ({'built' if built else 'reused'})")
     skipped = len(train.skipped) + len(test.skipped)
     if skipped:
         _warn(f"{skipped} unreadable images skipped ({len(train.skipped)} train, {len(test.skipped)} test)")

@@ -3,6 +3,7 @@ model holds inference layers only), class balance, and k-fold cross-validation w
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 import keras
@@ -32,15 +33,34 @@ def compile_model(model: keras.Model, spec: ModelSpec, config: TrainConfig, rate
         optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])  # BatchNorm scales and shifts, biases
     else:
         optimizer = keras.optimizers.Adam(rate)
-    model.compile(optimizer=optimizer, loss=loss, metrics=[metric])
+    model.compile(optimizer=optimizer, loss=loss, metrics=[metric], **({"jit_compile": True} if config.jit else {}))
 
 
-def training_dataset(x: np.ndarray, y: np.ndarray, config: TrainConfig, seed: int):
-    """Shuffled batches of the model inputs X (already normalised) with targets Y, augmented as CONFIG asks."""
+def batches(x, indices: np.ndarray, targets: np.ndarray, spec: ModelSpec, batch_size: int, seed: int | None):
+    """Batches of (normalised X[INDICES], TARGETS[INDICES]), shuffled with SEED (None: in order). X is an array in
+    memory, or a pixel_cache.PixelFile read a batch at a time on parallel threads (memory stays flat); both give the
+    same batches in the same order."""
+    import tensorflow as tf
+
+    if isinstance(x, np.ndarray):
+        data = tf.data.Dataset.from_tensor_slices((normalize(x[indices], spec), targets[indices]))
+    else:
+        data = tf.data.Dataset.from_tensor_slices((indices, targets[indices]))
+    if seed is not None:
+        data = data.shuffle(len(indices), seed=seed)
+    data = data.batch(batch_size)
+    if not isinstance(x, np.ndarray):
+        read = lambda rows: normalize(x[rows], spec).astype(np.float32)  # noqa: E731
+        load = lambda rows, y: (tf.ensure_shape(tf.numpy_function(read, [rows], tf.float32), (None, *x.shape[1:])), y)  # noqa: E731
+        data = data.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return data
+
+
+def training_dataset(data, config: TrainConfig, seed: int):
+    """DATA (batches) augmented as CONFIG asks, prefetched."""
     import tensorflow as tf
     from keras import layers
 
-    data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=seed).batch(config.batch_size)
     if config.photo_augment:
         photo = models.augmentation(seed)
         data = data.map(lambda a, b: (photo(a, training=True), b))  # sequential: random numbers drawn in a fixed order
@@ -70,30 +90,37 @@ def balanced(targets: np.ndarray, config: TrainConfig, rng) -> tuple[np.ndarray,
     return indices, {int(c): float(w) for c, w in zip(classes, weights)}
 
 
-def scores(model: keras.Model, x: np.ndarray, spec: ModelSpec) -> np.ndarray:
-    """MODEL's outputs on raw examples X, normalised a batch at a time (memory stays flat)."""
-    return np.concatenate([model.predict(normalize(x[i:i + PREDICT_CHUNK], spec), batch_size=256, verbose=0)
-                           for i in range(0, max(len(x), 1), PREDICT_CHUNK)])
+def scores(model: keras.Model, x, spec: ModelSpec, stop: int | None = None) -> np.ndarray:
+    """MODEL's outputs on the raw examples X[:STOP] (an array or a PixelFile), normalised a chunk at a time."""
+    stop = len(x) if stop is None else min(stop, len(x))
+    return np.concatenate([model.predict(normalize(x[i:min(i + PREDICT_CHUNK, stop)], spec), batch_size=256, verbose=0)
+                           for i in range(0, stop, PREDICT_CHUNK)])
 
 
-def fit_model(build: Callable[[], keras.Model], x: np.ndarray, y: np.ndarray, spec: ModelSpec, config: TrainConfig,
-              seed: int) -> tuple[keras.Model, fit.Outcome, dict | None]:
+def fit_model(build: Callable[[], keras.Model], x, y: np.ndarray, spec: ModelSpec, config: TrainConfig, seed: int,
+              strategy=None, backup: Path | None = None) -> tuple[keras.Model, fit.Outcome, dict | None]:
     """(model, outcome, class weights): a fresh BUILD() fitted on raw examples X with targets Y, a validation share
-    held out; the model returned is an uncompiled copy (no optimizer state to save)."""
+    held out, its variables placed by the tf.distribute STRATEGY (None: one device), resumable from BACKUP. The
+    model returned is an uncompiled float32 copy (no optimizer state, no mixed precision, to save and convert)."""
+    import tensorflow as tf
+
+    strategy = strategy or tf.distribute.get_strategy()
     keras.utils.set_random_seed(seed)
     train_idx, val_idx = fit.validation_split(y, config.validation_fraction, seed, stratify=spec.task != "regression")
     keep, class_weight = balanced(y[train_idx], config, np.random.default_rng(seed))
     train_idx = np.sort(train_idx[keep])
-    model = build()
-    compile_model(model, spec, config, fit.learning_rate(config.learning_rate, config.cosine, config.epochs, len(train_idx),
-                                                         config.batch_size))
+    batch = config.batch_size * strategy.num_replicas_in_sync  # the global batch
+    with strategy.scope():
+        model = build()
+        compile_model(model, spec, config, fit.learning_rate(config.learning_rate, config.cosine, config.epochs,
+                                                             len(train_idx), batch))
     targets = keras.utils.to_categorical(y, len(spec.labels)) if config.label_smoothing and spec.task == "multiclass" else y
-    validation = (normalize(x[val_idx], spec), targets[val_idx]) if len(val_idx) else None
-    outcome = fit.fit(model, training_dataset(normalize(x[train_idx], spec), targets[train_idx], config, seed), validation,
-                      epochs=config.epochs, class_weight=class_weight)
-    inference = build()
-    inference.set_weights(model.get_weights())
-    return inference, outcome, class_weight
+    replicas = strategy.num_replicas_in_sync  # Keras 3 fails on a batch that splits unevenly over replicas:
+    train_idx, val_idx = (i[:len(i) // replicas * replicas] for i in (train_idx, val_idx))  # < replicas dropped
+    validation = batches(x, val_idx, targets, spec, batch, None) if len(val_idx) else None
+    train = training_dataset(batches(x, train_idx, targets, spec, batch, seed), config, seed)
+    outcome = fit.fit(model, train, validation, epochs=config.epochs, class_weight=class_weight, backup=backup)
+    return models.float32_copy(build, model), outcome, class_weight
 
 
 def scorer(model: keras.Model, config: TrainConfig) -> keras.Model:
@@ -101,7 +128,8 @@ def scorer(model: keras.Model, config: TrainConfig) -> keras.Model:
     return models.mirror_averaged(model) if config.mirror else model
 
 
-def cross_validate(build, x: np.ndarray, y: np.ndarray, spec: ModelSpec, config: TrainConfig) -> tuple[np.ndarray, list[dict]]:
+def cross_validate(build, x: np.ndarray, y: np.ndarray, spec: ModelSpec, config: TrainConfig, strategy=None,
+                   backup: Path | None = None) -> tuple[np.ndarray, list[dict]]:
     """(out-of-fold scores of every example, per-fold summaries): each fold's model never saw the examples it scores."""
     from sklearn.model_selection import KFold, StratifiedKFold
 
@@ -112,7 +140,8 @@ def cross_validate(build, x: np.ndarray, y: np.ndarray, spec: ModelSpec, config:
     folds = []
     for number, (train_idx, test_idx) in enumerate(splitter.split(x, y), 1):
         print(f"fold {number}/{config.folds}: {len(train_idx)} train, {len(test_idx)} held out")
-        model, _, _ = fit_model(build, x[train_idx], y[train_idx], spec, config, config.seed + number)
+        model, _, _ = fit_model(build, x[train_idx], y[train_idx], spec, config, config.seed + number, strategy,
+                                backup / f"fold-{number}" if backup else None)
         held[test_idx] = scores(scorer(model, config), x[test_idx], spec).reshape(len(test_idx), -1)
         folds.append(evaluation.summary(held[test_idx], y[test_idx], spec))
     return held, folds
@@ -121,18 +150,19 @@ def cross_validate(build, x: np.ndarray, y: np.ndarray, spec: ModelSpec, config:
 def _features(body: keras.Model, x: np.ndarray, spec: ModelSpec) -> np.ndarray:
     from train import evaluation
 
-    return scores(evaluation.penultimate(body), x[:evaluation.MAX_EMBEDDED], spec)
+    return scores(evaluation.penultimate(body), x, spec, stop=evaluation.MAX_EMBEDDED)
 
 
-def train(data, config: TrainConfig, builder: str) -> fit.Trained:
+def train(data, config: TrainConfig, builder: str, strategy=None, backup: Path | None = None) -> fit.Trained:
     """Fit the CNN BUILDER (a name in train/models.py:BUILDERS) on a loaders.Dataset: on its training examples with
     its test split as the evaluation, or with k-fold out-of-fold scores and a final model on every example."""
     spec = data.spec
     build = lambda: models.build(builder, spec)  # noqa: E731
-    held, folds = cross_validate(build, data.x, data.y, spec, config) if config.folds else (None, [])
+    held, folds = cross_validate(build, data.x, data.y, spec, config, strategy, backup) if config.folds else (None, [])
     if folds:
         print("final model on every example")
-    body, outcome, class_weight = fit_model(build, data.x, data.y, spec, config, config.seed)
+    body, outcome, class_weight = fit_model(build, data.x, data.y, spec, config, config.seed, strategy,
+                                            backup / "fit" if backup else None)
     model = scorer(body, config)
     test_x = data.x if folds else data.test_x
     test_scores = held if folds else scores(model, test_x, spec)

@@ -1,33 +1,65 @@
 """model.fit with what every recipe wants: epoch times, the best weights by validation loss kept in memory and
-restored at the end, and Ctrl-C that stops training but keeps the best epoch so far (the run still gets written)."""
+restored at the end, and Ctrl-C that stops training but keeps the best epoch so far (the run still gets written).
+With a backup folder, keras.callbacks.BackupAndRestore saves the model and optimizer after every epoch and a
+restarted fit (a worker that died, or `train ... --resume`) continues from the last saved epoch; the best epoch,
+the history and the epoch times are saved beside it so that they continue too."""
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import keras
 import numpy as np
 
+from edge.atomic import atomic_path, write_text
+
 
 class BestEpoch(keras.callbacks.Callback):
-    """Remembers the weights of the epoch with the lowest validation loss (or training loss without validation)
-    and how long each epoch took."""
+    """Remembers the weights of the epoch with the lowest validation loss (or training loss without validation),
+    the logs and how long each epoch took; with BACKUP, keeps them there too and picks them up again."""
 
-    def __init__(self):
+    def __init__(self, backup: Path | None = None):
         super().__init__()
+        self.backup = backup
         self.best_loss, self.best_epoch, self.best_weights = math.inf, None, None
         self.epoch_seconds: list[float] = []
+        self.history: dict[str, list[float]] = {}
+
+    def on_train_begin(self, logs=None):
+        state = self.backup / "best.json" if self.backup else None
+        if state is not None and state.is_file() and (self.backup / "best.weights.h5").is_file():
+            saved = json.loads(state.read_text())
+            self.best_loss, self.best_epoch = saved["best_loss"], saved["best_epoch"]
+            self.epoch_seconds, self.history = saved["epoch_seconds"], saved["history"]
+            current = self.model.get_weights()
+            self.model.load_weights(self.backup / "best.weights.h5")
+            self.best_weights = self.model.get_weights()
+            self.model.set_weights(current)
+            print(f"resuming after epoch {len(self.epoch_seconds)} (best so far: epoch {self.best_epoch})")
 
     def on_epoch_begin(self, epoch, logs=None):
         self._started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
         self.epoch_seconds.append(round(time.perf_counter() - self._started, 2))
-        loss = (logs or {}).get("val_loss", (logs or {}).get("loss", math.inf))
-        if loss < self.best_loss:
-            self.best_loss, self.best_epoch, self.best_weights = loss, epoch + 1, self.model.get_weights()
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(round(float(value), 4))
+        loss = logs.get("val_loss", logs.get("loss", math.inf))
+        improved = loss < self.best_loss
+        if improved:
+            self.best_loss, self.best_epoch, self.best_weights = float(loss), epoch + 1, self.model.get_weights()
+        if self.backup is not None:
+            self.backup.mkdir(parents=True, exist_ok=True)
+            if improved:
+                with atomic_path(self.backup / "best.weights.h5") as tmp:
+                    self.model.save_weights(tmp)
+            write_text(self.backup / "best.json", json.dumps({"best_loss": self.best_loss, "best_epoch": self.best_epoch,
+                                                              "epoch_seconds": self.epoch_seconds, "history": self.history}))
 
 
 @dataclass
@@ -48,11 +80,12 @@ class Outcome:
                        self.interrupted or other.interrupted, {first: offset, second: len(other.epoch_seconds)})
 
 
-def fit(model: keras.Model, train, validation=None, callbacks=(), **fit_args) -> Outcome:
-    """Train; restore the best epoch's weights. TRAIN is a tf.data.Dataset or an (x, y) tuple."""
-    best = BestEpoch()
-    history = keras.callbacks.History()
-    args = dict(validation_data=validation, callbacks=[best, history, *callbacks], verbose=2) | fit_args
+def fit(model: keras.Model, train, validation=None, callbacks=(), backup: Path | None = None, **fit_args) -> Outcome:
+    """Train; restore the best epoch's weights. TRAIN is a tf.data.Dataset or an (x, y) tuple; BACKUP a folder to
+    resume from (see above), or None."""
+    best = BestEpoch(backup)
+    restore = [keras.callbacks.BackupAndRestore(str(backup / "checkpoint"))] if backup is not None else []
+    args = dict(validation_data=validation, callbacks=[*restore, best, *callbacks], verbose=2) | fit_args
     interrupted = False
     try:
         if isinstance(train, tuple):
@@ -65,8 +98,7 @@ def fit(model: keras.Model, train, validation=None, callbacks=(), **fit_args) ->
     if best.best_weights is None:
         raise KeyboardInterrupt  # stopped before one epoch finished: nothing worth saving
     model.set_weights(best.best_weights)
-    logs = {k: [round(float(v), 4) for v in values] for k, values in history.history.items()}
-    return Outcome(logs, best.epoch_seconds, best.best_epoch, interrupted)
+    return Outcome(best.history, best.epoch_seconds, best.best_epoch, interrupted)
 
 
 def learning_rate(rate: float, cosine: bool, epochs: int, examples: int, batch_size: int):

@@ -24,7 +24,7 @@ CIFAR10_LABELS = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog"
 @dataclass
 class Dataset:
     spec: ModelSpec
-    x: np.ndarray  # training examples as stored: uint8 pixels at the model's size, or float values (N, H, W, C)
+    x: np.ndarray  # training examples: uint8 pixels at the model's size (a pixel_cache.PixelFile for photos), or floats
     y: np.ndarray  # class indices, or values for regression
     test_x: np.ndarray | None = None  # None: k-fold cross-validation on x
     test_y: np.ndarray | None = None
@@ -74,7 +74,7 @@ def folder(data: Path, config: TrainConfig, recipe: str) -> Dataset:
                  height=config.size, width=config.size, resize=config.resize, **pixels)
     spec = spec.with_provenance(train_data=str(train_dir.resolve()), train_data_hash=_file_list_hash(train.files))
     started = time.perf_counter()
-    split = folders.load(train, test, train_dir, spec)
+    split = folders.load(train, test, train_dir, spec, Path(config.cache_dir) if config.cache_dir else None, config.in_memory)
     print(f"data: {len(split.train_y)} train / {len(split.test_y)} test images, classes {split.classes}, "
           f"decoded in {time.perf_counter() - started:.0f} s")
     return Dataset(spec, split.train_x, split.train_y, split.test_x, split.test_y, str(data), True, split.skipped, split.leaked)

@@ -21,8 +21,10 @@ def augmentation(seed: int = 0) -> keras.Sequential:
 
 
 def output_layer(num_classes: int) -> layers.Dense:
-    """One sigmoid unit for two classes, softmax otherwise."""
-    return layers.Dense(1, activation="sigmoid") if num_classes == 2 else layers.Dense(num_classes, activation="softmax")
+    """One sigmoid unit for two classes, softmax otherwise; float32 under mixed precision too."""
+    if num_classes == 2:
+        return layers.Dense(1, activation="sigmoid", dtype="float32")
+    return layers.Dense(num_classes, activation="softmax", dtype="float32")
 
 
 def base_cnn(input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
@@ -149,7 +151,7 @@ def regression_cnn(input_shape) -> keras.Model:
         keras.Input(input_shape),
         layers.Conv2D(32, 3, padding="same", activation="relu"), layers.MaxPooling2D(2),
         layers.Conv2D(64, 3, padding="same", activation="relu"), layers.GlobalAveragePooling2D(),
-        layers.Dense(64, activation="relu"), layers.Dropout(0.2), layers.Dense(1),
+        layers.Dense(64, activation="relu"), layers.Dropout(0.2), layers.Dense(1, dtype="float32"),
     ], name="regression_cnn")
 
 
@@ -165,3 +167,16 @@ def build(name: str, spec) -> keras.Model:
     if spec.task == "regression":
         return BUILDERS[name](spec.input_shape)
     return BUILDERS[name](spec.input_shape, len(spec.labels))
+
+
+def float32_copy(build, model: keras.Model) -> keras.Model:
+    """A fresh BUILD() under the float32 policy holding MODEL's weights: what gets saved and converted (no optimizer
+    state; a mixed-precision model's casts left behind)."""
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        copy = build()
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    copy.set_weights(model.get_weights())
+    return copy

@@ -11,8 +11,10 @@ from train import loaders
 from train.config import CNN_NAMES, TRANSFER
 
 FOLDER_FLAGS = ("model", "backbone", "weights", "size", "epochs", "resize", "batch_size", "learning_rate", "seed",
-                "augment_passes", "fine_tune_layers", "fine_tune_epochs", "fine_tune_learning_rate", "balance", "grayscale")
+                "augment_passes", "fine_tune_layers", "fine_tune_epochs", "fine_tune_learning_rate", "balance", "grayscale",
+                "in_memory", "cache_dir")
 KFOLD_FLAGS = ("folds", "epochs", "batch_size", "learning_rate", "seed")
+SCALE_FLAGS = ("strategy", "resume", "mixed_precision", "jit")  # every recipe offers them (train/cli.py)
 FOLDER_DATA = "DATA/{train,test}/<class>/ images, or DATA/<class>/ (split 80/20 by class, fixed seed)."
 FOLDER_DEFAULTS = dict(photo_augment=True)
 TRANSFER_DEFAULTS = dict(size=224, epochs=30, cosine=False, grayscale=False)  # over the recipe's CNN defaults
@@ -54,7 +56,7 @@ RECIPES = {
                      {TRANSFER: TRANSFER_DEFAULTS}),
     "fashion": Recipe(
         "Fashion-MNIST (reference: 2-conv CNN with dropout; 3-conv CNN 89.5%).", loaders.fashion,
-        # edge: 113k-parameter BatchNorm CNN, trained on all 60,000 images (studies/README.md has its measurements)
+        # edge: 113k-parameter BatchNorm CNN on all 60,000 images; why: studies/README.md, "Fashion-MNIST edge defaults"
         {"edge": "small_bn_cnn", "reference_2conv": "two_conv_cnn", "reference_3conv": "three_conv_cnn"},
         dict(epochs=10, batch_size=64, learning_rate=1e-3),
         {"edge": dict(epochs=40, batch_size=128, learning_rate=2e-3, augment=0.05, cosine=True, validation_fraction=0.0,

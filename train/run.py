@@ -5,6 +5,7 @@ data, the test examples and a calibration sample that `convert quantize` reads."
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ import numpy as np
 
 from edge.atomic import staged_folder, write_text
 from keras_io import archive
-from train import end_to_end, evaluation, transfer
+from train import distribute, end_to_end, evaluation, transfer
 from train.config import TrainConfig
 from train.fit import Trained
 from train.loaders import Dataset
@@ -84,8 +85,21 @@ def run(recipe: str, data: Path | None, out: Path, config: TrainConfig) -> RunMe
     builder = RECIPES[recipe].models[config.model]
     if builder is None:
         transfer.check(config)
+    strategy = distribute.choose(config.strategy)
+    if config.mixed_precision:
+        import keras
+        import tensorflow as tf
+
+        keras.mixed_precision.set_global_policy("mixed_float16" if tf.config.list_logical_devices("GPU") else "mixed_bfloat16")
+        print(f"mixed precision: {keras.mixed_precision.global_policy().name}")
+    backup = Path(f"{out}.backup")  # BackupAndRestore's checkpoints: kept after a crash or Ctrl-C, for --resume
+    if not config.resume:
+        shutil.rmtree(backup, ignore_errors=True)
     dataset = RECIPES[recipe].load(data, config, recipe)
-    trained = transfer.train(dataset, config) if builder is None else end_to_end.train(dataset, config, builder)
+    trained = (transfer.train(dataset, config, strategy, backup) if builder is None else
+               end_to_end.train(dataset, config, builder, strategy, backup))
     metrics = _metrics(recipe, dataset, config, trained, started)
     write(out, recipe, dataset, trained, metrics, config.seed)
+    if not trained.outcome.interrupted:
+        shutil.rmtree(backup, ignore_errors=True)
     return metrics

@@ -5,6 +5,7 @@ the head on those cached features. The saved model is backbone and head as one."
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -30,17 +31,25 @@ def check(config: TrainConfig) -> None:
     if not config.weights:
         raise UserError(f"--weights is needed for --model transfer: a {config.backbone} .weights.h5 (no top), "
                         "or 'imagenet' when online")
+    if config.mixed_precision:
+        raise UserError("--mixed-precision: end-to-end CNNs only; transfer learning trains a small head on cached "
+                        "features, where 16-bit compute saves little")
 
 
-def train(data, config: TrainConfig) -> fit.Trained:
-    """Transfer learning on a loaders.Dataset of photos with a test split."""
+def train(data, config: TrainConfig, strategy=None, backup: Path | None = None) -> fit.Trained:
+    """Transfer learning on a loaders.Dataset of photos with a test split; variables placed by the tf.distribute
+    STRATEGY (None: one device), each phase resumable from BACKUP."""
+    import tensorflow as tf
+
+    strategy = strategy or tf.distribute.get_strategy()
     spec = data.spec
     keras.utils.set_random_seed(config.seed)
     train_idx, val_idx = fit.validation_split(data.y, config.validation_fraction, config.seed)
     keep, class_weight = balanced(data.y[train_idx], config, np.random.default_rng(config.seed))
     train_idx = np.sort(train_idx[keep])
-    backbone = backbones.backbone(config.backbone, spec.input_shape, config.weights)
-    bottom, top = backbones.split(backbone, config.fine_tune_layers)
+    with strategy.scope():
+        backbone = backbones.backbone(config.backbone, spec.input_shape, config.weights)
+        bottom, top = backbones.split(backbone, config.fine_tune_layers)
     started = time.perf_counter()
     augment = models.augmentation(config.seed)
     train_cut = [_run_through(bottom, data.x, spec)]  # cached: the frozen part runs once per pass
@@ -51,23 +60,28 @@ def train(data, config: TrainConfig) -> fit.Trained:
 
     passes = len(train_cut)
     fit_idx = np.concatenate([train_idx + p * len(data.y) for p in range(passes)])  # every pass of the training images
-    fit_y = np.tile(data.y, passes)[fit_idx]
     features = np.concatenate([pool(c) for c in train_cut])
-    head = models.head(features.shape[1], len(spec.labels))
-    compile_model(head, spec, config, config.learning_rate)
+    replicas = strategy.num_replicas_in_sync
+    batch = config.batch_size * replicas  # the global batch
+    fit_idx, val_idx = (i[:len(i) // replicas * replicas] for i in (fit_idx, val_idx))  # equal shares per replica
+    fit_y = np.tile(data.y, passes)[fit_idx]
+    with strategy.scope():
+        head = models.head(features.shape[1], len(spec.labels))
+        compile_model(head, spec, config, config.learning_rate)
     validation = (features[val_idx], data.y[val_idx])  # un-augmented pass only
-    outcome = fit.fit(head, (features[fit_idx], fit_y), validation, epochs=config.epochs, batch_size=config.batch_size,
-                      shuffle=True, class_weight=class_weight)
+    outcome = fit.fit(head, (features[fit_idx], fit_y), validation, epochs=config.epochs, batch_size=batch,
+                      shuffle=True, class_weight=class_weight, backup=backup / "head" if backup else None)
     if top is not None and config.fine_tune_epochs:
         trained = backbones.unfreeze(top)
         print(f"fine-tuning {trained} layers of {config.backbone} with the head, learning rate {config.fine_tune_learning_rate}")
-        cut_input = keras.Input(top.input_shape[1:])
-        tuned = keras.Model(cut_input, head(top(cut_input, training=False)))
-        compile_model(tuned, spec, config, config.fine_tune_learning_rate)
+        with strategy.scope():
+            cut_input = keras.Input(top.input_shape[1:])
+            tuned = keras.Model(cut_input, head(top(cut_input, training=False)))
+            compile_model(tuned, spec, config, config.fine_tune_learning_rate)
         all_cut = np.concatenate(train_cut)
         outcome = outcome.extend(fit.fit(tuned, (all_cut[fit_idx], fit_y), (train_cut[0][val_idx], data.y[val_idx]),
-                                         epochs=config.fine_tune_epochs, batch_size=config.batch_size, shuffle=True,
-                                         class_weight=class_weight))
+                                         epochs=config.fine_tune_epochs, batch_size=batch, shuffle=True,
+                                         class_weight=class_weight, backup=backup / "fine-tuning" if backup else None))
     model = models.stack(backbone, head, spec.input_shape)
     predict = lambda cut: head.predict(pool(cut), batch_size=256, verbose=0)  # noqa: E731
     return fit.Trained(model, outcome, predict(train_cut[0]), predict(test_cut), (pool(test_cut), pool(train_cut[0])),

@@ -1,0 +1,92 @@
+"""Photos decoded once, through the same edge.preprocess.to_pixels the device uses, into an on-disk cache of raw
+uint8 rows, and read back a batch at a time: memory stays flat however many photos a folder holds.
+
+An entry is keyed by the file list (paths, sizes, modification times) and the spec's pixel fields, so a cache from
+another spec or file list is never reused; it is built under a temporary name and renamed when complete. Reads use
+pread, not mmap: pages a run has read stay in the system's page cache, not in the process's resident memory."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from edge.atomic import staged_folder
+from edge.folders import LabelledFolder, decoded, kept_targets
+from edge.preprocess import to_pixels
+from edge.spec import ModelSpec
+
+VERSION = 1  # bumped when the layout or the decoding changes
+PIXEL_FIELDS = ("height", "width", "channels", "color_order", "resize")
+
+
+def default_root() -> Path:
+    """EDGE_CACHE_DIR, else ~/.cache/edge-classifier-toolkit/pixels."""
+    return Path(os.environ.get("EDGE_CACHE_DIR") or Path.home() / ".cache" / "edge-classifier-toolkit" / "pixels")
+
+
+def key(folder: LabelledFolder, spec: ModelSpec) -> str:
+    digest = hashlib.sha256(json.dumps([VERSION] + [getattr(spec, f) for f in PIXEL_FIELDS]).encode())
+    for path, target in zip(folder.files, folder.targets):
+        stat = path.stat()
+        digest.update(f"{path.resolve()}\0{target}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:24]
+
+
+class PixelFile:
+    """The cached rows as a read-only array: len, shape, dtype, and indexing by int, slice or index array."""
+
+    def __init__(self, path: Path, shape: tuple[int, ...]):
+        self.path, self.shape, self.dtype = Path(path), tuple(shape), np.dtype(np.uint8)
+        self.row = int(np.prod(shape[1:]))
+        self._fd = os.open(self.path, os.O_RDONLY)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _rows(self, start: int, count: int) -> np.ndarray:
+        raw = os.pread(self._fd, count * self.row, start * self.row)
+        return np.frombuffer(raw, np.uint8).reshape(count, *self.shape[1:])
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            rows = self._rows(start, max(0, stop - start))
+            return rows[::step] if step != 1 else rows
+        if np.isscalar(index):
+            return self._rows(int(index) % len(self), 1)[0]
+        indices = np.asarray(index, np.int64).reshape(-1)
+        out = np.empty((len(indices), *self.shape[1:]), np.uint8)
+        for position, row in enumerate(indices):
+            out[position] = self._rows(int(row), 1)[0]
+        return out
+
+    def __del__(self):
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            os.close(fd)
+
+
+def cached(folder: LabelledFolder, spec: ModelSpec, root: Path | None = None) -> tuple[PixelFile, np.ndarray, bool]:
+    """(pixels, targets, built): FOLDER's images at SPEC's size from the cache under ROOT, decoding them first when
+    no complete entry matches. Unreadable files are skipped (and recorded in folder.skipped) as in edge.folders."""
+    entry = (root or default_root()) / key(folder, spec)
+    built = not (entry / "meta.json").is_file()
+    if built:
+        with staged_folder(entry, flag="--cache-dir") as tmp, open(tmp / "pixels.u8", "wb") as rows:
+            keep, shape = [], None
+            for index, image in decoded(folder, lambda image: to_pixels(image, spec)):
+                rows.write(image.tobytes())  # written as decoded: nothing but one block is held in memory
+                keep.append(index)
+                shape = image.shape
+            rows.close()
+            np.save(tmp / "targets.npy", kept_targets(folder, keep))
+            meta = {"shape": [len(keep), *shape], "skipped": [str(p) for p in folder.skipped]}
+            (tmp / "meta.json").write_text(json.dumps(meta))
+    meta = json.loads((entry / "meta.json").read_text())
+    folder.skipped[:] = [Path(p) for p in meta["skipped"]]
+    return PixelFile(entry / "pixels.u8", meta["shape"]), np.load(entry / "targets.npy"), built
+
