@@ -15,15 +15,12 @@ import json
 import os
 import sys
 import tempfile
-from datetime import datetime, timezone
 from pathlib import Path
 from statistics import median
 
 import typer
 
-from benchmarks.machine import describe
-from benchmarks.processes import measure
-from edge.atomic import write_text
+from benchmarks.processes import measure, write_results
 from edge.tables import markdown
 
 app = typer.Typer(add_completion=False, help=__doc__)
@@ -85,21 +82,15 @@ def convert_memory(
                     run = _measure(code, model, data, calib)
                     runs.append({"case": name, "calib_count": calib, "code": label, **run})
                     typer.echo(json.dumps(runs[-1]))
-    result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": describe(),
-              "baseline": str(baseline) if baseline else None, "runs": runs, "ratios": _ratios(runs)}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_text(out.with_suffix(".json"), json.dumps(result, indent=2))
+    ratios = _ratios(runs)
     rows = [_row(r["case"], r["calib_count"], r["code"], r) for r in runs]
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    machine = result["machine"]
-    text = (f"Machine: {machine['cpu']}, {machine['cores']} cores, flags {' '.join(machine['cpu_flags']) or 'n/a'}; "
-            f"{result['date']}. `convert quantize` with the default formats as whole processes under "
-            f"`/usr/bin/time -v`; per export: accuracy / agreement with the float model.\n\n"
-            f"{markdown(rows, columns)}\n")
-    if result["ratios"]:
+    text = ("`convert quantize` with the default formats as whole processes under `/usr/bin/time -v`; per export: "
+            f"accuracy / agreement with the float model.\n\n{markdown(rows, columns)}\n")
+    if ratios:
         text += ("\nThis checkout against the baseline, same command, medians of the runs above:\n\n"
-                 f"{markdown(result['ratios'], list(result['ratios'][0]))}\n")
-    write_text(out.with_suffix(".md"), text)
+                 f"{markdown(ratios, list(ratios[0]))}\n")
+    text = write_results(out, {"baseline": str(baseline) if baseline else None, "runs": runs, "ratios": ratios}, text)
     typer.echo(text)
 
 

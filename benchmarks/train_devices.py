@@ -11,16 +11,13 @@ import json
 import os
 import sys
 import tempfile
-from datetime import datetime, timezone
 from pathlib import Path
 from statistics import median
 
 import typer
 
-from benchmarks.machine import describe
-from benchmarks.processes import measure
+from benchmarks.processes import measure, write_results
 from benchmarks.train_memory import REPO, tiled_photos
-from edge.atomic import write_text
 from edge.tables import markdown
 
 app = typer.Typer(add_completion=False, help=__doc__)
@@ -52,15 +49,9 @@ def train_devices(
                      "test_accuracy": metrics["test"]["accuracy"]})
         typer.echo(json.dumps(rows[-1]))
     ratio = round(rows[1]["epoch_s"] / rows[0]["epoch_s"], 3)
-    result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": describe(), "rows": rows,
-              "epoch_time_two_over_one": ratio}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_text(out.with_suffix(".json"), json.dumps(result, indent=2))
-    machine = result["machine"]
-    text = (f"Machine: {machine['cpu']}, {machine['cores']} cores; {result['date']}. `train folder --model edge_cnn --size "
-            f"{size}` on {photos} generated photos, global batch {batch}.\n\n"
+    text = (f"`train folder --model edge_cnn --size {size}` on {photos} generated photos, global batch {batch}.\n\n"
             f"{markdown(rows, list(rows[0]))}\n\nEpoch time, two logical devices over one: {ratio}\n")
-    write_text(out.with_suffix(".md"), text)
+    text = write_results(out, {"rows": rows, "epoch_time_two_over_one": ratio}, text)
     typer.echo(text)
 
 

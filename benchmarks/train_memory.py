@@ -11,7 +11,6 @@ import json
 import os
 import sys
 import tempfile
-from datetime import datetime, timezone
 from pathlib import Path
 from statistics import median
 
@@ -19,9 +18,7 @@ import cv2
 import numpy as np
 import typer
 
-from benchmarks.machine import describe
-from benchmarks.processes import measure
-from edge.atomic import write_text
+from benchmarks.processes import measure, write_results
 from edge.folders import class_folder
 from edge.preprocess import read_image
 from edge.tables import markdown
@@ -95,17 +92,11 @@ def train_memory(
     for count in photos:
         cache, memory = (next(r for r in rows if r["photos"] == count and r["path"] == p) for p in ("cache", "in-memory"))
         ratios.append({"path": f"cache / in-memory images/s at {count}", "ratio": round(cache["images_per_s"] / memory["images_per_s"], 3)})
-    result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": describe(), "size": size,
-              "epochs": epochs, "rows": rows, "ratios": ratios}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_text(out.with_suffix(".json"), json.dumps(result, indent=2))
-    machine = result["machine"]
-    text = (f"Machine: {machine['cpu']}, {machine['cores']} cores; {result['date']}. `train folder --model edge_cnn "
-            f"--size {size} --epochs {epochs}` on generated 224x224 JPEGs, as whole processes under `/usr/bin/time -v`; "
-            "the cache run builds its cache (decoding is included in its peak).\n\n"
+    text = (f"`train folder --model edge_cnn --size {size} --epochs {epochs}` on generated 224x224 JPEGs, as whole "
+            "processes under `/usr/bin/time -v`; the cache run builds its cache (decoding is included in its peak).\n\n"
             f"{markdown(rows, ['photos', 'path', 'exit', 'peak_rss_gb', 'wall_s', 'train_images', 'epoch_s', 'images_per_s', 'test_accuracy'])}"
             f"\n\n{markdown(ratios, ['path', 'peak_rss_large_over_small', 'ratio'])}\n")
-    write_text(out.with_suffix(".md"), text)
+    text = write_results(out, {"size": size, "epochs": epochs, "rows": rows, "ratios": ratios}, text)
     typer.echo(text)
 
 

@@ -6,10 +6,8 @@
 # BASELINE=DIR (a checkout of an older commit, e.g. `git worktree add /tmp/base 3b31a7b`) adds its runs beside ours.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/venv.sh
-export PATH="$PWD/.venv/bin:$PATH" TF_CPP_MIN_LOG_LEVEL=3
-data=${DATA:-../shared/data/muffin-chihuahua}
-weights=${WEIGHTS:-../shared/data/mobilenet-v2-weights/mobilenet_v2_1.0_no_top_from_tfslim.weights.h5}
+source studies/setup.sh
+data=${DATA:-$shared/muffin-chihuahua}
 runs=${RUNS:-runs}
 fashion=$runs/fashion_edge_${FASHION_EPOCHS:-40}ep
 results=benchmarks/results

@@ -4,10 +4,8 @@
 # accuracy against calibration size.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/venv.sh
-export PATH="$PWD/.venv/bin:$PATH" TF_CPP_MIN_LOG_LEVEL=3
-data=${DATA:-../shared/data/muffin-chihuahua}
-weights=${WEIGHTS:-../shared/data/mobilenet-v2-weights/mobilenet_v2_1.0_no_top_from_tfslim.weights.h5}
+source studies/setup.sh
+data=${DATA:-$shared/muffin-chihuahua}
 runs=${RUNS:-runs/muffins}
 results=benchmarks/results
 mkdir -p "$runs" "$results"

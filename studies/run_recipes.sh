@@ -4,10 +4,7 @@
 # About 3.5 hours on 2 cores; RECIPES="fashion_edge butterflies" runs a subset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/venv.sh
-export PATH="$PWD/.venv/bin:$PATH" TF_CPP_MIN_LOG_LEVEL=3
-shared=${SHARED:-../shared/data}
-weights=${WEIGHTS:-$shared/mobilenet-v2-weights/mobilenet_v2_1.0_no_top_from_tfslim.weights.h5}
+source studies/setup.sh
 runs=${RUNS:-runs/recipes}
 results=benchmarks/results
 all="fashion_2conv fashion_3conv fashion_edge butterflies cats_dogs_cnn cats_dogs_plain_cnn cats_dogs_transfer"

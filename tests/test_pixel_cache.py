@@ -110,3 +110,14 @@ def test_training_through_the_cache_equals_training_from_memory(cli, tmp_path):
         metrics = json.loads((run / "metrics.json").read_text())
         histories.append((metrics["history"], metrics["test"]))
     assert histories[0] == histories[1], "the same batches in the same order, so the same figures"
+
+
+def test_a_cache_dir_that_is_a_file_gets_one_line(cli, photos, tmp_path):
+    from train.cli import app
+
+    taken = tmp_path / "not-a-folder"
+    taken.write_text("a file")
+    result = cli.invoke(app, ["folder", "--data", str(photos), "--model", "edge_cnn", "--cache-dir", str(taken),
+                              "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2 and f"--cache-dir {taken}: cannot make the pixel cache there" in result.output
+    assert not (tmp_path / "run").exists()

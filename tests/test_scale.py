@@ -88,3 +88,13 @@ def test_several_hosts_are_refused_in_one_line(tmp_path):
                           timeout=300)
     assert done.returncode == 2 and "keras-team/keras#20585" in done.stderr + done.stdout
     assert not (tmp_path / "run").exists()
+
+
+def test_mixed_precision_is_refused_for_transfer_learning_before_decoding(cli, tmp_path):
+    from train.cli import app
+
+    weights = tmp_path / "w.weights.h5"
+    weights.write_bytes(b"")
+    result = cli.invoke(app, ["folder", "--data", str(tmp_path / "no-photos"), "--model", "transfer", "--weights",
+                              str(weights), "--mixed-precision", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2 and "--mixed-precision: end-to-end CNNs only" in result.output

@@ -17,7 +17,6 @@ from edge.spec import ModelSpec
 from train import array_formats, fashion_mnist
 from train.config import TrainConfig
 
-FASHION_DEBIAN_DIR = fashion_mnist.DEBIAN_DIR
 CIFAR10_LABELS = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 

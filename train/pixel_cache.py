@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.atomic import staged_folder
+from edge.errors import UserError
 from edge.folders import LabelledFolder, decoded, kept_targets
 from edge.preprocess import to_pixels
 from edge.spec import ModelSpec
@@ -73,7 +74,13 @@ class PixelFile:
 def cached(folder: LabelledFolder, spec: ModelSpec, root: Path | None = None) -> tuple[PixelFile, np.ndarray, bool]:
     """(pixels, targets, built): FOLDER's images at SPEC's size from the cache under ROOT, decoding them first when
     no complete entry matches. Unreadable files are skipped (and recorded in folder.skipped) as in edge.folders."""
-    entry = (root or default_root()) / key(folder, spec)
+    root = root or default_root()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--cache-dir {root}: cannot make the pixel cache there ({exc.strerror}); give a writable "
+                        "folder (or set EDGE_CACHE_DIR)") from None
+    entry = root / key(folder, spec)
     built = not (entry / "meta.json").is_file()
     if built:
         with staged_folder(entry, flag="--cache-dir") as tmp, open(tmp / "pixels.u8", "wb") as rows:

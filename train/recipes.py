@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from train import loaders
+from train import fashion_mnist, loaders
 from train.config import CNN_NAMES, TRANSFER
 
 FOLDER_FLAGS = ("model", "backbone", "weights", "size", "epochs", "resize", "batch_size", "learning_rate", "seed",
@@ -63,7 +63,7 @@ RECIPES = {
                       mirror=True)},
         flags=("model", "epochs", "batch_size", "learning_rate", "erasing", "label_smoothing", "weight_decay", "mirror",
                "validation_fraction", "limit", "seed"),
-        data_help=f"Folder of the four IDX .gz files [default: {loaders.FASHION_DEBIAN_DIR}, from `apt install "
+        data_help=f"Folder of the four IDX .gz files [default: {fashion_mnist.DEBIAN_DIR}, from `apt install "
                   "dataset-fashion-mnist`; else keras.datasets, online]", data_required=False),
     "cifar10": Recipe(
         "CIFAR-10 from an .npz (x_train, y_train, x_test, y_test as keras.datasets.cifar10 returns them): an edge CNN "
