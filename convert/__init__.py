@@ -1,8 +1,8 @@
 """Keras -> TFLite and ONNX exports with the spec inside each file, and the parity gate (needs TensorFlow)."""
 
-import os
+from keras_io import startup
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+startup.prepare()
 
 
 def __getattr__(name: str):

@@ -32,8 +32,9 @@ def write_text(final: str | Path, text: str) -> None:
 
 
 @contextlib.contextmanager
-def staged_folder(final: str | Path, flag: str = "--out"):
-    """Yield a fresh temporary folder beside FINAL; on success it replaces FINAL (an earlier one there is removed)."""
+def staged_folder(final: str | Path, flag: str = "--out", keep_first: bool = False):
+    """Yield a fresh temporary folder beside FINAL; on success it replaces FINAL (an earlier one there is removed),
+    or with KEEP_FIRST is dropped when another process completed FINAL first (a cache entry both built)."""
     final = Path(final)
     if final.exists() and not final.is_dir():
         from edge.errors import UserError
@@ -45,7 +46,13 @@ def staged_folder(final: str | Path, flag: str = "--out"):
     tmp.mkdir()
     try:
         yield tmp
-        if final.exists():
+        if keep_first:
+            try:
+                os.rename(tmp, final)
+            except OSError:
+                if not final.is_dir():  # a real failure, not another process's entry completed first
+                    raise
+        elif final.exists():
             old = final.with_name(f".old-{os.getpid()}-{final.name}")
             os.replace(final, old)
             os.replace(tmp, final)

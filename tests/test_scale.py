@@ -1,13 +1,16 @@
 """Training beyond one device on an existing engine: MirroredStrategy over two logical CPU devices, --resume after
-Ctrl-C through BackupAndRestore, mixed precision and XLA, and a clear refusal of several hosts (Keras 3 bug)."""
+Ctrl-C through BackupAndRestore, mixed precision and XLA, recipes on the JAX backend, two processes through Keras's
+distribution API on JAX (one killed and the job resumed), and a clear refusal of TensorFlow multi-worker (Keras 3 bug)."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 
 from tests import generated
 from tests.conftest import REPO
@@ -34,7 +37,7 @@ def test_mirrored_on_two_logical_cpus_lands_with_one_device(tmp_path):
                               capture_output=True, text=True, env=_env(EDGE_CPU_DEVICES=devices), cwd=REPO, timeout=600)
         assert done.returncode == 0, done.stderr[-2000:]
         replicas = int(devices) if strategy == "mirrored" else 1
-        assert f"strategy: {strategy} (" in done.stdout and f"{replicas} replicas" in done.stdout
+        assert f"strategy: {strategy} (" in done.stdout and f"({replicas} replica" in done.stdout
         accuracy[devices] = json.loads((run / "metrics.json").read_text())["test"]["accuracy"]
     assert accuracy["1"] > 0.85 and abs(accuracy["2"] - accuracy["1"]) <= 0.1, accuracy
 
@@ -87,7 +90,89 @@ def test_several_hosts_are_refused_in_one_line(tmp_path):
                            str(tmp_path / "run")], capture_output=True, text=True, env=_env(TF_CONFIG=config), cwd=REPO,
                           timeout=300)
     assert done.returncode == 2 and "keras-team/keras#20585" in done.stderr + done.stdout
+    assert "KERAS_BACKEND=jax" in done.stderr + done.stdout, "the error names the route that works"
     assert not (tmp_path / "run").exists()
+
+
+def test_a_recipe_trained_on_jax_converts_under_tensorflow(cli, tmp_path):
+    from convert.cli import app as convert_app
+
+    rows, run = generated.emoji_rows(tmp_path / "emojis.txt"), tmp_path / "emojis"
+    done = subprocess.run([*TRAIN, "emojis", "--data", str(rows), "--folds", "2", "--epochs", "8", "--out", str(run)],
+                          capture_output=True, text=True, env=_env(KERAS_BACKEND="jax"), cwd=REPO, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "backend: jax; devices: CPU; strategy: one" in done.stdout
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["folds"]["mean"] > 0.6 and len(metrics["folds"]["per_fold"]) == 2
+    parity = cli.invoke(convert_app, ["quantize", str(run / "emojis.keras"), "--data", str(run / "examples.npz"),
+                                      "--out-dir", str(tmp_path / "models"), "--formats", "tflite_int8,onnx_int8", "--json"])
+    assert parity.exit_code == 0, parity.output  # this process runs TensorFlow: the file crossed backends
+    assert all(r["status"] in ("reference", "ok") for r in json.loads(parity.stdout)["rows"])
+
+
+def test_a_tensorflow_process_skips_jax_and_a_jax_one_loads_it():
+    probe = "import convert.export, train.run, sys; print(type(sys.modules.get('jax')).__name__)"
+    for backend, loaded in (("tensorflow", "NoneType"), ("jax", "module")):
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=300,
+                              env=_env(KERAS_BACKEND=backend))
+        assert done.returncode == 0 and done.stdout.split()[-1] == loaded, (backend, done.stderr[-1000:])
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _two_processes(command: list[str], logs) -> list[subprocess.Popen]:
+    """Process 0 (the coordinator, on a free local port) and process 1 of one JAX job, each logging to LOGS(i)."""
+    env = _env(KERAS_BACKEND="jax", KERAS_DISTRIBUTION_JOB_ADDRESSES=f"127.0.0.1:{_free_port()}",
+               KERAS_DISTRIBUTION_NUM_PROCESSES="2", PYTHONUNBUFFERED="1")
+    return [subprocess.Popen(command, stdout=open(logs(i), "w"), stderr=subprocess.STDOUT, cwd=REPO,
+                             env={**env, "KERAS_DISTRIBUTION_PROCESS_ID": str(i)}) for i in (0, 1)]
+
+
+def _wait_for(path, text: str, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if text in path.read_text():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_two_processes_train_one_model_and_resume_after_one_is_killed(cli, tmp_path):
+    from convert.cli import app as convert_app
+
+    data, run, logs = _folder(tmp_path), tmp_path / "run", tmp_path / "logs"
+    logs.mkdir()
+    command = [*TRAIN, "folder", "--data", str(data), "--model", "edge_cnn", "--size", "32", "--epochs", "8",
+               "--batch-size", "4", "--out", str(run)]
+    first = _two_processes(command, lambda i: logs / f"first-{i}.log")
+    try:
+        assert _wait_for(logs / "first-1.log", "Epoch 4/8", 300), (logs / "first-1.log").read_text()[-2000:]
+        first[1].kill()  # process 1 dies after 3 saved epochs; process 0 cannot go on without it
+        assert _wait_for(logs / "first-0.log", "Gloo", 60), (logs / "first-0.log").read_text()[-2000:]
+    finally:
+        for process in first:
+            process.kill()
+            process.wait()
+    assert "strategy: multiworker (2 replicas, process 1 of 2)" in (logs / "first-1.log").read_text()
+    assert not run.exists(), "a lost job writes no run folder"
+
+    second = _two_processes([*command, "--resume"], lambda i: logs / f"second-{i}.log")
+    for process in second:
+        assert process.wait(timeout=300) == 0, (logs / "second-0.log").read_text()[-2000:]
+    chief, worker = ((logs / f"second-{i}.log").read_text() for i in (0, 1))
+    resumed = [line for line in chief.splitlines() if line.startswith("resuming after epoch")]
+    assert resumed and int(resumed[0].split()[3]) >= 3 and resumed[0] in worker, "both continue from the same epoch"
+    assert f"wrote {run}/" in chief and f"the chief (process 0) writes {run}/" in worker
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert len(metrics["epoch_seconds"]) == 8 and metrics["test"]["accuracy"] > 0.8
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["logs", "photos", "run"], "one run folder, no backup or partial"
+    parity = cli.invoke(convert_app, ["quantize", str(run / "folder.keras"), "--data", str(data), "--out-dir",
+                                      str(tmp_path / "models"), "--formats", "tflite_int8", "--json"])
+    assert parity.exit_code == 0, parity.output
 
 
 def test_mixed_precision_is_refused_for_transfer_learning_before_decoding(cli, tmp_path):

@@ -1,5 +1,5 @@
 """Keras training recipes that write a .keras model with its spec inside (needs TensorFlow)."""
 
-import os
+from keras_io import startup
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+startup.prepare()

@@ -86,7 +86,8 @@ def recipe_command(name: str, recipe: Recipe):
         with user_errors():
             given = {key: value.value if isinstance(value, Enum) else value for key, value in given.items()}
             config = resolve(recipe.defaults_for(given.get("model")), given)
-            typer.echo(_summary(out, run(name, data, out, config)))
+            metrics = run(name, data, out, config)
+            typer.echo(_summary(out, metrics) if metrics else f"trained its share; the chief (process 0) writes {out}/")
 
     command.__signature__ = inspect.Signature(parameters)
     command.__annotations__ = {p.name: p.annotation for p in parameters}

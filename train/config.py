@@ -62,8 +62,10 @@ class TrainConfig:
                              "then grows with the data set).", flag="--in-memory/--cache")
     cache_dir: str | None = option(None, "Folder of the pixel cache [default: $EDGE_CACHE_DIR, else "
                                    "~/.cache/edge-classifier-toolkit/pixels].")
-    strategy: str = option("auto", "Devices: auto (several GPUs: mirrored, else one), one, or mirrored (every GPU of "
-                           "this host, through tf.distribute). --batch-size is per replica.", choices=("auto", "one", "mirrored"))
+    strategy: str = option("auto", "Devices: auto (several processes: multiworker, several GPUs: mirrored, else one), "
+                           "one, mirrored (every GPU of this host) or multiworker (several processes or hosts: "
+                           "KERAS_BACKEND=jax, see README). --batch-size is per replica.",
+                           choices=("auto", "one", "mirrored", "multiworker"))
     resume: bool = option(False, "Continue an interrupted run from its last completed epoch (saved in OUT.backup/); "
                           "without it, a new run starts afresh.")
     mixed_precision: bool = option(False, "Compute in 16 bits (mixed_float16 on GPUs, mixed_bfloat16 on CPUs), the "

@@ -13,6 +13,7 @@ from edge.preprocess import normalize
 from edge.spec import ModelSpec
 from train import fit, models
 from train.config import TrainConfig
+from train.distribute import ONE, Placement
 
 PREDICT_CHUNK = 1024  # examples normalised at a time for prediction
 
@@ -61,9 +62,9 @@ def training_dataset(data, config: TrainConfig, seed: int):
     import tensorflow as tf
     from keras import layers
 
-    if config.photo_augment:
-        photo = models.augmentation(seed)
-        data = data.map(lambda a, b: (photo(a, training=True), b))  # sequential: random numbers drawn in a fixed order
+    if config.photo_augment:  # layer by layer: each one runs on TensorFlow inside tf.data, whatever the backend
+        for layer in models.augmentation(seed).layers:  # one map each, sequential: random numbers in a fixed order
+            data = data.map(lambda a, b, layer=layer: (layer(a, training=True), b))
     if config.augment:
         shift = layers.RandomTranslation(config.augment, config.augment, fill_mode="constant", seed=seed)
         flip = layers.RandomFlip("horizontal", seed=seed)
@@ -98,28 +99,23 @@ def scores(model: keras.Model, x, spec: ModelSpec, stop: int | None = None) -> n
 
 
 def fit_model(build: Callable[[], keras.Model], x, y: np.ndarray, spec: ModelSpec, config: TrainConfig, seed: int,
-              strategy=None, backup: Path | None = None) -> tuple[keras.Model, fit.Outcome, dict | None]:
+              placement: Placement = ONE, backup: Path | None = None) -> tuple[keras.Model, fit.Outcome, dict | None]:
     """(model, outcome, class weights): a fresh BUILD() fitted on raw examples X with targets Y, a validation share
-    held out, its variables placed by the tf.distribute STRATEGY (None: one device), resumable from BACKUP. The
-    model returned is an uncompiled float32 copy (no optimizer state, no mixed precision, to save and convert)."""
-    import tensorflow as tf
-
-    strategy = strategy or tf.distribute.get_strategy()
+    held out, on the devices PLACEMENT gives, resumable from BACKUP. The model returned is an uncompiled float32 copy
+    on this process's default device (no optimizer state, no mixed precision, to save, score and convert)."""
     keras.utils.set_random_seed(seed)
     train_idx, val_idx = fit.validation_split(y, config.validation_fraction, seed, stratify=spec.task != "regression")
     keep, class_weight = balanced(y[train_idx], config, np.random.default_rng(seed))
-    train_idx = np.sort(train_idx[keep])
-    batch = config.batch_size * strategy.num_replicas_in_sync  # the global batch
-    with strategy.scope():
-        model = build()
-        compile_model(model, spec, config, fit.learning_rate(config.learning_rate, config.cosine, config.epochs,
-                                                             len(train_idx), batch))
+    train_idx, val_idx = placement.share(np.sort(train_idx[keep])), placement.share(val_idx)
+    batch = placement.local_batch(config.batch_size)
     targets = keras.utils.to_categorical(y, len(spec.labels)) if config.label_smoothing and spec.task == "multiclass" else y
-    replicas = strategy.num_replicas_in_sync  # Keras 3 fails on a batch that splits unevenly over replicas:
-    train_idx, val_idx = (i[:len(i) // replicas * replicas] for i in (train_idx, val_idx))  # < replicas dropped
     validation = batches(x, val_idx, targets, spec, batch, None) if len(val_idx) else None
     train = training_dataset(batches(x, train_idx, targets, spec, batch, seed), config, seed)
-    outcome = fit.fit(model, train, validation, epochs=config.epochs, class_weight=class_weight, backup=backup)
+    with placement.scope():
+        model = build()
+        compile_model(model, spec, config, fit.learning_rate(config.learning_rate, config.cosine, config.epochs,
+                                                             len(train_idx), batch))  # steps: this share / its batch
+        outcome = fit.fit(model, train, validation, epochs=config.epochs, class_weight=class_weight, backup=backup)
     return models.float32_copy(build, model), outcome, class_weight
 
 
@@ -128,7 +124,7 @@ def scorer(model: keras.Model, config: TrainConfig) -> keras.Model:
     return models.mirror_averaged(model) if config.mirror else model
 
 
-def cross_validate(build, x: np.ndarray, y: np.ndarray, spec: ModelSpec, config: TrainConfig, strategy=None,
+def cross_validate(build, x: np.ndarray, y: np.ndarray, spec: ModelSpec, config: TrainConfig, placement: Placement = ONE,
                    backup: Path | None = None) -> tuple[np.ndarray, list[dict]]:
     """(out-of-fold scores of every example, per-fold summaries): each fold's model never saw the examples it scores."""
     from sklearn.model_selection import KFold, StratifiedKFold
@@ -140,7 +136,7 @@ def cross_validate(build, x: np.ndarray, y: np.ndarray, spec: ModelSpec, config:
     folds = []
     for number, (train_idx, test_idx) in enumerate(splitter.split(x, y), 1):
         print(f"fold {number}/{config.folds}: {len(train_idx)} train, {len(test_idx)} held out")
-        model, _, _ = fit_model(build, x[train_idx], y[train_idx], spec, config, config.seed + number, strategy,
+        model, _, _ = fit_model(build, x[train_idx], y[train_idx], spec, config, config.seed + number, placement,
                                 backup / f"fold-{number}" if backup else None)
         held[test_idx] = scores(scorer(model, config), x[test_idx], spec).reshape(len(test_idx), -1)
         folds.append(evaluation.summary(held[test_idx], y[test_idx], spec))
@@ -153,15 +149,15 @@ def _features(body: keras.Model, x: np.ndarray, spec: ModelSpec) -> np.ndarray:
     return scores(evaluation.penultimate(body), x, spec, stop=evaluation.MAX_EMBEDDED)
 
 
-def train(data, config: TrainConfig, builder: str, strategy=None, backup: Path | None = None) -> fit.Trained:
+def train(data, config: TrainConfig, builder: str, placement: Placement = ONE, backup: Path | None = None) -> fit.Trained:
     """Fit the CNN BUILDER (a name in train/models.py:BUILDERS) on a loaders.Dataset: on its training examples with
     its test split as the evaluation, or with k-fold out-of-fold scores and a final model on every example."""
     spec = data.spec
     build = lambda: models.build(builder, spec)  # noqa: E731
-    held, folds = cross_validate(build, data.x, data.y, spec, config, strategy, backup) if config.folds else (None, [])
+    held, folds = cross_validate(build, data.x, data.y, spec, config, placement, backup) if config.folds else (None, [])
     if folds:
         print("final model on every example")
-    body, outcome, class_weight = fit_model(build, data.x, data.y, spec, config, config.seed, strategy,
+    body, outcome, class_weight = fit_model(build, data.x, data.y, spec, config, config.seed, placement,
                                             backup / "fit" if backup else None)
     model = scorer(body, config)
     test_x = data.x if folds else data.test_x

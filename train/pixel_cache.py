@@ -83,7 +83,7 @@ def cached(folder: LabelledFolder, spec: ModelSpec, root: Path | None = None) ->
     entry = root / key(folder, spec)
     built = not (entry / "meta.json").is_file()
     if built:
-        with staged_folder(entry, flag="--cache-dir") as tmp, open(tmp / "pixels.u8", "wb") as rows:
+        with staged_folder(entry, flag="--cache-dir", keep_first=True) as tmp, open(tmp / "pixels.u8", "wb") as rows:
             keep, shape = [], None
             for index, image in decoded(folder, lambda image: to_pixels(image, spec)):
                 rows.write(image.tobytes())  # written as decoded: nothing but one block is held in memory

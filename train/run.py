@@ -4,6 +4,7 @@ data, the test examples and a calibration sample that `convert quantize` reads."
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.atomic import staged_folder, write_text
+from edge.errors import UserError
 from keras_io import archive
 from train import distribute, end_to_end, evaluation, transfer
 from train.config import TrainConfig
@@ -79,27 +81,44 @@ def write(out: Path, recipe: str, data: Dataset, trained: Trained, metrics: RunM
         report.write(tmp)
 
 
-def run(recipe: str, data: Path | None, out: Path, config: TrainConfig) -> RunMetrics:
-    """Train RECIPE (a name in train/recipes.py:RECIPES) on DATA as CONFIG says and write the run folder OUT."""
+def _backup(out: Path, placement: distribute.Placement, resume: bool) -> Path:
+    """BackupAndRestore's folder (one per process): kept after a crash or Ctrl-C for --resume, else started afresh."""
+    backup = Path(f"{out}.backup") / (f"process-{placement.process}" if placement.processes > 1 else "")
+    if not resume:
+        shutil.rmtree(backup, ignore_errors=True)
+    return backup
+
+
+def _mixed_precision() -> None:
+    import keras
+
+    keras.mixed_precision.set_global_policy("mixed_float16" if distribute.gpus() else "mixed_bfloat16")
+    print(f"mixed precision: {keras.mixed_precision.global_policy().name}")
+
+
+def run(recipe: str, data: Path | None, out: Path, config: TrainConfig) -> RunMetrics | None:
+    """Train RECIPE (a name in train/recipes.py:RECIPES) on DATA as CONFIG says and write the run folder OUT; None
+    in a process other than the chief, which trains its share and writes nothing."""
     started = time.perf_counter()
     builder = RECIPES[recipe].models[config.model]
     if builder is None:
         transfer.check(config)
-    strategy = distribute.choose(config.strategy)
+    placement = distribute.choose(config.strategy)
+    if builder is None and placement.processes > 1:
+        raise UserError("--model transfer: one host only (a head trains on cached features in seconds); "
+                        "several processes train the end-to-end CNNs")
     if config.mixed_precision:
-        import keras
-        import tensorflow as tf
-
-        keras.mixed_precision.set_global_policy("mixed_float16" if tf.config.list_logical_devices("GPU") else "mixed_bfloat16")
-        print(f"mixed precision: {keras.mixed_precision.global_policy().name}")
-    backup = Path(f"{out}.backup")  # BackupAndRestore's checkpoints: kept after a crash or Ctrl-C, for --resume
-    if not config.resume:
-        shutil.rmtree(backup, ignore_errors=True)
+        _mixed_precision()
+    backup = _backup(out, placement, config.resume)
     dataset = RECIPES[recipe].load(data, config, recipe)
-    trained = (transfer.train(dataset, config, strategy, backup) if builder is None else
-               end_to_end.train(dataset, config, builder, strategy, backup))
+    trained = (transfer.train(dataset, config, placement, backup) if builder is None else
+               end_to_end.train(dataset, config, builder, placement, backup))
     metrics = _metrics(recipe, dataset, config, trained, started)
-    write(out, recipe, dataset, trained, metrics, config.seed)
+    if placement.chief:
+        write(out, recipe, dataset, trained, metrics, config.seed)
     if not trained.outcome.interrupted:
         shutil.rmtree(backup, ignore_errors=True)
-    return metrics
+        if placement.processes > 1:
+            with contextlib.suppress(OSError):  # the last process to finish removes the shared folder
+                backup.parent.rmdir()
+    return metrics if placement.chief else None

@@ -15,6 +15,7 @@ from edge.preprocess import normalize
 from edge.spec import ModelSpec
 from train import backbones, fit, models
 from train.config import TrainConfig
+from train.distribute import ONE, Placement
 from train.end_to_end import balanced, compile_model
 
 
@@ -36,18 +37,15 @@ def check(config: TrainConfig) -> None:
                         "features, where 16-bit compute saves little")
 
 
-def train(data, config: TrainConfig, strategy=None, backup: Path | None = None) -> fit.Trained:
-    """Transfer learning on a loaders.Dataset of photos with a test split; variables placed by the tf.distribute
-    STRATEGY (None: one device), each phase resumable from BACKUP."""
-    import tensorflow as tf
-
-    strategy = strategy or tf.distribute.get_strategy()
+def train(data, config: TrainConfig, placement: Placement = ONE, backup: Path | None = None) -> fit.Trained:
+    """Transfer learning on a loaders.Dataset of photos with a test split, on the devices PLACEMENT gives (one host),
+    each phase resumable from BACKUP."""
     spec = data.spec
     keras.utils.set_random_seed(config.seed)
     train_idx, val_idx = fit.validation_split(data.y, config.validation_fraction, config.seed)
     keep, class_weight = balanced(data.y[train_idx], config, np.random.default_rng(config.seed))
     train_idx = np.sort(train_idx[keep])
-    with strategy.scope():
+    with placement.scope():
         backbone = backbones.backbone(config.backbone, spec.input_shape, config.weights)
         bottom, top = backbones.split(backbone, config.fine_tune_layers)
     started = time.perf_counter()
@@ -61,27 +59,26 @@ def train(data, config: TrainConfig, strategy=None, backup: Path | None = None) 
     passes = len(train_cut)
     fit_idx = np.concatenate([train_idx + p * len(data.y) for p in range(passes)])  # every pass of the training images
     features = np.concatenate([pool(c) for c in train_cut])
-    replicas = strategy.num_replicas_in_sync
-    batch = config.batch_size * replicas  # the global batch
-    fit_idx, val_idx = (i[:len(i) // replicas * replicas] for i in (fit_idx, val_idx))  # equal shares per replica
+    batch = placement.local_batch(config.batch_size)
+    fit_idx, val_idx = placement.share(fit_idx), placement.share(val_idx)
     fit_y = np.tile(data.y, passes)[fit_idx]
-    with strategy.scope():
+    validation = (features[val_idx], data.y[val_idx])  # un-augmented pass only
+    with placement.scope():
         head = models.head(features.shape[1], len(spec.labels))
         compile_model(head, spec, config, config.learning_rate)
-    validation = (features[val_idx], data.y[val_idx])  # un-augmented pass only
-    outcome = fit.fit(head, (features[fit_idx], fit_y), validation, epochs=config.epochs, batch_size=batch,
-                      shuffle=True, class_weight=class_weight, backup=backup / "head" if backup else None)
+        outcome = fit.fit(head, (features[fit_idx], fit_y), validation, epochs=config.epochs, batch_size=batch,
+                          shuffle=True, class_weight=class_weight, backup=backup / "head" if backup else None)
     if top is not None and config.fine_tune_epochs:
         trained = backbones.unfreeze(top)
         print(f"fine-tuning {trained} layers of {config.backbone} with the head, learning rate {config.fine_tune_learning_rate}")
-        with strategy.scope():
+        with placement.scope():
             cut_input = keras.Input(top.input_shape[1:])
             tuned = keras.Model(cut_input, head(top(cut_input, training=False)))
             compile_model(tuned, spec, config, config.fine_tune_learning_rate)
-        all_cut = np.concatenate(train_cut)
-        outcome = outcome.extend(fit.fit(tuned, (all_cut[fit_idx], fit_y), (train_cut[0][val_idx], data.y[val_idx]),
-                                         epochs=config.fine_tune_epochs, batch_size=batch, shuffle=True,
-                                         class_weight=class_weight, backup=backup / "fine-tuning" if backup else None))
+            all_cut = np.concatenate(train_cut)
+            outcome = outcome.extend(fit.fit(tuned, (all_cut[fit_idx], fit_y), (train_cut[0][val_idx], data.y[val_idx]),
+                                             epochs=config.fine_tune_epochs, batch_size=batch, shuffle=True,
+                                             class_weight=class_weight, backup=backup / "fine-tuning" if backup else None))
     model = models.stack(backbone, head, spec.input_shape)
     predict = lambda cut: head.predict(pool(cut), batch_size=256, verbose=0)  # noqa: E731
     return fit.Trained(model, outcome, predict(train_cut[0]), predict(test_cut), (pool(test_cut), pool(train_cut[0])),
