@@ -26,7 +26,7 @@ from benchmarks.machine import describe, rss_mb
 from benchmarks.pipeline import pipeline
 from edge import metrics, runtime
 from edge.atomic import write_text
-from edge.console import user_errors, version_option
+from edge.console import EXIT_CODES, user_errors, version_option
 from edge.errors import UserError
 from edge.folders import any_images, class_folder, read_xy
 from edge.formats import FORMATS
@@ -35,7 +35,7 @@ from edge.preprocess import normalize, prepare, read_image, to_pixels
 from edge.tables import markdown
 from edge.tflite_runner import tflite_interpreter_class
 
-app = typer.Typer(add_completion=False, help=__doc__, invoke_without_command=True)
+app = typer.Typer(add_completion=False, help=__doc__, epilog=EXIT_CODES, invoke_without_command=True)
 
 COLUMNS = ["model", "format", "runtime", "threads", "median_ms", "p90_ms", "p99_ms", "min_ms", "images_per_s", "size_mb",
            "load_ms", "rss_mb", "accuracy", "agreement", "mse", "max_abs_diff", "preprocess_ms", "status"]

@@ -12,13 +12,13 @@ import typer
 
 from convert.parity import ADVICE, Thresholds
 from convert.registry import resolved_options
-from edge.console import library_output_to, user_errors, version_option
+from edge.console import EXIT_CODES, library_output_to, user_errors, version_option
 from edge.errors import UserError
 from edge.formats import DEFAULT_FORMATS, FORMATS
 from edge.tables import markdown
 from keras_io.archive import checked_spec
 
-app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
+app = typer.Typer(add_completion=False, help=__doc__, epilog=EXIT_CODES, no_args_is_help=True)
 
 
 @app.callback()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from edge import metrics
+from edge.errors import UserError
 from edge.postprocess import class_indices
 from edge.spec import ModelSpec
 
@@ -16,6 +18,15 @@ class Thresholds:
     max_drop: float = 1.0  # accuracy points an export may lose against the float model
     min_agreement: float = 98.0  # percent of images where the export's top-1 equals the float model's
     max_mse_increase: float = 10.0  # regression: percent the export's MSE may exceed the float model's
+
+    def __post_init__(self):
+        """UserError for a threshold that is not a finite number in range (NaN would pass every export)."""
+        for name, top in (("max_drop", 100), ("min_agreement", 100), ("max_mse_increase", math.inf)):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not (math.isfinite(value) and 0 <= value <= top):
+                flag, bound = "--" + name.replace("_", "-"), f"from 0 to {top}" if top < math.inf else "of 0 or more"
+                raise UserError(f"{flag} (or {name} in the [parity] table): {value!r} is not a finite number {bound}; "
+                                f"give one, e.g. {flag} {getattr(Thresholds, name)}")
 
 
 def compare(name: str, scores: np.ndarray, float_scores: np.ndarray, targets: np.ndarray,

@@ -1,3 +1,11 @@
 """The light core that runs on the device: numpy, OpenCV and one inference runtime, never TensorFlow."""
 
+import os
+
 __version__ = "0.2.0"
+
+# Decompression bombs: OpenCV refuses, from the header and before allocating, an image over this many pixels
+# (its own default is 2^30, 3 GB decoded). Read when OpenCV loads, so set here, before any edge module imports it.
+MAX_IMAGE_PIXELS = int(os.environ.get("EDGE_MAX_IMAGE_PIXELS") or 50_000_000)
+MAX_IMAGE_BYTES = int(os.environ.get("EDGE_MAX_IMAGE_BYTES") or 100_000_000)  # files larger are not read
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_IMAGE_PIXELS))

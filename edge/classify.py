@@ -15,13 +15,13 @@ import numpy as np
 import typer
 
 from edge import loop, runtime
-from edge.console import user_errors, version_option
+from edge.console import EXIT_CODES, user_errors, version_option
 from edge.errors import UserError
 from edge.loop import Prediction
 from edge.sources import open_source
 from edge.spec import ModelSpec
 
-app = typer.Typer(add_completion=False, help=__doc__)
+app = typer.Typer(add_completion=False, help=__doc__, epilog=EXIT_CODES)
 
 
 def _stop_on_sigterm() -> None:

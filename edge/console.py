@@ -13,11 +13,14 @@ import typer
 
 from edge.errors import UserError
 
+EXIT_CODES = "exit codes: 0 success, 1 a failed gate (convert) or no result (bench), 2 bad input, 3 an unexpected error"
+
 
 @contextlib.contextmanager
-def user_errors(debug: bool | None = None):
-    """Turn a UserError into `error: <message>` on stderr and its exit code (2), without a traceback. Commands with
-    a --debug flag pass it: off, anything unexpected also becomes one line (exit 1); on, its traceback shows."""
+def user_errors(debug: bool = False):
+    """Every command's exit-code convention (EXIT_CODES): a UserError becomes `error: <message>` on stderr and exit
+    2; anything unexpected one line and exit 3, or its traceback with DEBUG (--debug, or EDGE_DEBUG=1 for every
+    command)."""
     try:
         yield
     except UserError as exc:
@@ -26,11 +29,11 @@ def user_errors(debug: bool | None = None):
     except (typer.Exit, KeyboardInterrupt):
         raise
     except Exception as exc:
-        if debug is None or debug:
+        if debug or os.environ.get("EDGE_DEBUG") == "1":
             raise
         typer.echo(f"error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
-                   "(--debug shows the traceback)", err=True)
-        raise typer.Exit(1) from None
+                   "(--debug or EDGE_DEBUG=1 shows the traceback)", err=True)
+        raise typer.Exit(3) from None
 
 
 @contextlib.contextmanager

@@ -29,7 +29,7 @@ class OnnxRunner:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception classes for bad files
             raise UserError(f"{path}: onnxruntime cannot load it ({str(exc).splitlines()[0][:200]}); re-export it") from None
-        self.spec = spec_from_onnx_metadata(self.session.get_modelmeta().custom_metadata_map)
+        self.spec = spec_from_onnx_metadata(self.session.get_modelmeta().custom_metadata_map, path)
         self.input_name = self.session.get_inputs()[0].name
 
     def describe(self) -> dict:

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from edge import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS
 from edge.errors import UserError
 from edge.spec import ModelSpec
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """Decode an image file to a BGR uint8 array; UserError when it cannot be decoded."""
+    """Decode an image file to a BGR uint8 array; UserError when it cannot be decoded or is over the size limits
+    (edge.MAX_IMAGE_BYTES, edge.MAX_IMAGE_PIXELS: a decompression bomb is refused from its header)."""
+    try:
+        size = os.path.getsize(path)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read it ({exc.strerror})") from None
+    if size > MAX_IMAGE_BYTES:
+        raise UserError(f"{path}: {size} bytes, over the {MAX_IMAGE_BYTES}-byte limit (EDGE_MAX_IMAGE_BYTES)")
     data = np.fromfile(str(path), dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    except cv2.error:  # OpenCV asserts on an image over OPENCV_IO_MAX_IMAGE_PIXELS, before decoding it
+        raise UserError(f"{path}: over the {MAX_IMAGE_PIXELS / 1e6:g}-megapixel limit (EDGE_MAX_IMAGE_PIXELS), or "
+                        "an image OpenCV cannot decode") from None
     if image is None:
         raise UserError(f"{path}: not a readable image (empty, corrupt or not an image format OpenCV decodes)")
     return image

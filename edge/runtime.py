@@ -74,4 +74,21 @@ def load(path: str | Path, threads: int | None = None, spec: ModelSpec | None = 
     if runner.spec is None:
         raise UserError(f"{path}: carries no model spec (labels, input size); export it with `convert quantize`, "
                         "or pass --labels FILE --size WxH [--scale S --offset O]")
+    _check_spec(runner)
     return runner
+
+
+def _check_spec(runner: Runner) -> None:
+    """UserError when the spec does not fit the model: another input size, or labels for another number of outputs."""
+    spec, tensors = runner.spec, runner.describe()
+    shape, outputs = tensors["inputs"][0]["shape"], tensors["outputs"][0]["shape"]
+    given = dict(zip(("height", "width", "channels"), shape[1:] if len(shape) == 4 else ()))
+    for name, size in given.items():
+        if isinstance(size, int) and size > 0 and size != getattr(spec, name):
+            raise UserError(f"{runner.path}: its spec says {name} {getattr(spec, name)}, the model takes {size} "
+                            f"(input {shape}); give the matching --size or re-export the model")
+    count = outputs[-1] if outputs and isinstance(outputs[-1], int) and outputs[-1] > 0 else None
+    wanted = {"binary": (1, 2), "regression": (1,)}.get(spec.task, (len(spec.labels),))
+    if count is not None and count not in wanted:
+        raise UserError(f"{runner.path}: the model has {count} output{'s' * (count != 1)}, its spec {len(spec.labels)} "
+                        f"labels for a {spec.task} task; give a labels file with one name per output")

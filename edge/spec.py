@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from edge.errors import UserError
@@ -11,6 +12,8 @@ TASKS = ("binary", "multiclass", "regression")
 COLOR_ORDERS = ("rgb", "bgr", "gray", "none")  # "none": raw arrays (e.g. 4-channel elevation tiles), not photos
 RESIZE_MODES = ("stretch", "center_crop", "letterbox")
 SPEC_KEY = "edge_spec"  # name of the entry that carries the spec inside every model file
+MAX_SIDE, MAX_CHANNELS, MAX_LABEL_CHARS = 8192, 64, 200  # beyond any real model: a spec past them is refused
+MAX_SPEC_BYTES = 1 << 20  # a spec is under a kilobyte; a larger entry in a model file is refused, never read whole
 
 
 @dataclass(frozen=True)
@@ -27,10 +30,13 @@ class Provenance:
     parity: dict = field(default_factory=dict)  # its figures against the float model, as `convert quantize` measured
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Provenance":
-        """Known entries of DATA; a file written by a later version may carry more, and they are dropped."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+    def from_dict(cls, data) -> "Provenance":
+        """Known entries of DATA of the right type; a file written by a later version may carry more, and they are
+        dropped (provenance is never needed to run a model, so a malformed entry is dropped too)."""
+        if not isinstance(data, dict):
+            return cls()
+        kinds = {f.name: dict if f.name in ("export_options", "parity") else str for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in kinds and isinstance(v, kinds[k])})
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,22 @@ class ModelSpec:
     provenance: Provenance = field(default_factory=Provenance)
 
     def __post_init__(self):
+        if isinstance(self.labels, list):
+            object.__setattr__(self, "labels", tuple(self.labels))
+        for name in ("height", "width", "channels"):
+            value, top = getattr(self, name), MAX_CHANNELS if name == "channels" else MAX_SIDE
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
+                raise UserError(f"spec: {name} must be a whole number from 1 to {top}, got {value!r}")
+        for name in ("scale", "offset"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                raise UserError(f"spec: {name} must be a finite number, got {value!r}")
+        if self.scale <= 0:
+            raise UserError(f"spec: scale must be above 0, got {self.scale!r}")
+        if not isinstance(self.labels, tuple) or not all(isinstance(label, str) and 0 < len(label) <= MAX_LABEL_CHARS
+                                                         and label.isprintable() for label in self.labels):
+            raise UserError(f"spec: labels must be a list of printable names of 1 to {MAX_LABEL_CHARS} characters "
+                            f"(no newlines or control characters), got {str(self.labels)[:80]}")
         if self.task not in TASKS:
             raise UserError(f"spec: task {self.task!r} is not one of {', '.join(TASKS)}")
         if self.color_order not in COLOR_ORDERS:
@@ -69,12 +91,25 @@ class ModelSpec:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> "ModelSpec":
-        data = json.loads(text)
-        data["labels"] = tuple(data["labels"])
-        legacy = data.pop("extra", {})  # files from 0.1.0 carried provenance as an untyped dict
-        data["provenance"] = Provenance.from_dict(data.pop("provenance", legacy))
-        return cls(**data)
+    def from_json(cls, text: str | bytes, where: str = "spec") -> "ModelSpec":
+        """The spec in TEXT, validated; UserError naming WHERE (the model file) for anything else. Keys this version
+        does not know (a spec from a later toolkit) are left aside, so such a model still runs."""
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise UserError(f"{where}: its embedded spec is not valid JSON ({type(exc).__name__}); re-export the "
+                            "model with `convert quantize`") from None
+        known = {f.name for f in fields(cls)}
+        missing = [name for name in ("task", "labels", "height", "width") if not isinstance(data, dict) or name not in data]
+        if missing:
+            raise UserError(f"{where}: its embedded spec lacks {', '.join(missing)}; re-export the model")
+        legacy = data.get("extra", {})  # files from 0.1.0 carried provenance as an untyped dict
+        values = {k: v for k, v in data.items() if k in known}
+        values["provenance"] = Provenance.from_dict(data.get("provenance", legacy))
+        try:
+            return cls(**values)
+        except UserError as exc:
+            raise UserError(f"{where}: {exc}; re-export the model") from None
 
     def with_provenance(self, **items) -> "ModelSpec":
         """A copy with these provenance fields set (the spec itself is immutable)."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from edge.atomic import atomic_path
 from edge.errors import UserError
-from edge.spec import SPEC_KEY, ModelSpec
+from edge.spec import MAX_SPEC_BYTES, SPEC_KEY, ModelSpec
 
 SPEC_ENTRY = f"{SPEC_KEY}.json"
 
@@ -30,7 +30,12 @@ def read_spec(path: Path) -> ModelSpec:
         with zipfile.ZipFile(path) as archive:
             if SPEC_ENTRY not in archive.namelist():
                 raise UserError(f"{path}: has no {SPEC_ENTRY}; it was not made by `train` (re-save it with keras_io.archive.save)")
-            return ModelSpec.from_json(archive.read(SPEC_ENTRY))
+            with archive.open(SPEC_ENTRY) as entry:  # read to a bound: a zip bomb is never inflated in full
+                text = entry.read(MAX_SPEC_BYTES + 1)
+            if len(text) > MAX_SPEC_BYTES:
+                raise UserError(f"{path}: its {SPEC_ENTRY} is over {MAX_SPEC_BYTES} bytes (a spec is under a kilobyte); "
+                                "give the file `train` wrote")
+            return ModelSpec.from_json(text, str(path))
     except zipfile.BadZipFile:
         raise UserError(f"{path}: not a .keras archive (corrupt or another format); give the file `train` wrote") from None
 

@@ -24,6 +24,8 @@ def keras_backend() -> str:
 
 
 def prepare() -> None:
+    import edge  # noqa: F401  (sets OpenCV's image size limit before anything loads OpenCV)
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if keras_backend() != "jax" and "jax" not in sys.modules:
         sys.modules["jax"] = None  # `import jax` raises ImportError, which tf.lite expects when JAX is absent

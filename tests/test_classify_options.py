@@ -40,16 +40,34 @@ def test_model_without_spec_needs_flags_then_runs(trained, exported, cli, tmp_pa
     assert 100 * accuracy == parity["tflite_fp32"]
 
 
-def test_unexpected_error_is_one_line_unless_debug(trained, cli, tmp_path):
+def test_a_spec_that_does_not_fit_the_model_is_refused_at_load(trained, cli, tmp_path):
     from edge.classify import app
 
     bare = _bare_tflite(trained, tmp_path)
     labels = tmp_path / "labels.txt"
+    for names, size, expected in (("chihuahua\nmuffin\n", "32x32", "the model takes"),
+                                  ("".join(f"c{i}\n" for i in range(10)), None, "the model has 1 output")):
+        labels.write_text(names)
+        result = cli.invoke(app, ["--model", str(bare), "--images", str(SAMPLE / "test"), "--labels", str(labels),
+                                  "--size", size or "48x48"])
+        assert result.exit_code == 2 and expected in result.output and str(bare) in result.output, result.output
+
+
+def test_unexpected_error_is_one_line_unless_debug(trained, cli, tmp_path, monkeypatch):
+    from edge.classify import app
+    from edge.tflite_runner import TFLiteRunner
+
+    def broken(self, tensors):
+        raise RuntimeError("the interpreter failed")  # what a runtime bug looks like to the command
+
+    labels = tmp_path / "labels.txt"
     labels.write_text("chihuahua\nmuffin\n")
-    args = ["--model", str(bare), "--images", str(SAMPLE / "test"), "--labels", str(labels), "--size", "32x32"]
+    monkeypatch.setattr(TFLiteRunner, "run", broken)
+    args = ["--model", str(_bare_tflite(trained, tmp_path)), "--images", str(SAMPLE / "test"), "--labels", str(labels),
+            "--size", "48x48"]
     quiet = cli.invoke(app, args)
-    assert quiet.exit_code == 1 and "Traceback" not in quiet.output
-    assert [line for line in quiet.output.splitlines() if line.startswith("error:")][0].endswith("(--debug shows the traceback)")
+    assert quiet.exit_code == 3 and "Traceback" not in quiet.output, "3: unexpected, apart from 1 (gate) and 2 (input)"
+    assert [line for line in quiet.output.splitlines() if line.startswith("error:")][0].endswith("shows the traceback)")
     loud = cli.invoke(app, [*args, "--debug"])
     assert loud.exit_code != 0 and loud.exception is not None and not isinstance(loud.exception, SystemExit)
 

@@ -76,3 +76,14 @@ def test_config_file_with_unknown_key(cli, outlier, tmp_path):
     config.write_text("[parity]\nmax_dorp = 1.0\n")
     result = _quantize(cli, outlier, tmp_path / "a", "--config", str(config))
     assert result.exit_code == 2 and "unknown keys ['max_dorp']" in result.output
+
+
+@pytest.mark.parametrize("where, value", [("flag", "nan"), ("flag", "-1"), ("toml", "nan"), ("toml", '"1.0"'),
+                                          ("toml", "inf")])
+def test_a_threshold_that_would_switch_the_gate_off_is_refused(cli, outlier, tmp_path, where, value):
+    config = tmp_path / "gate.toml"
+    config.write_text(f"[parity]\nmax_drop = {value}\n")
+    extra = ["--max-drop", value] if where == "flag" else ["--config", str(config)]
+    result = _quantize(cli, outlier, tmp_path / "models", *extra)
+    assert result.exit_code == 2 and "--max-drop (or max_drop in the [parity] table)" in result.output, result.output
+    assert not (tmp_path / "models" / "parity.json").exists()

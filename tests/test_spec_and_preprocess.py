@@ -85,7 +85,7 @@ def test_spec_round_trips_through_tflite_and_onnx_metadata(tmp_path):
     from onnx import helper
 
     from convert.metadata import embed_file, embed_tflite
-    from edge.metadata import read_tflite_spec, tflite_metadata
+    from edge.metadata import read_tflite_spec, tflite_entry
     from edge.onnx_runner import OnnxRunner
 
     tflite = tmp_path / "m.tflite"
@@ -108,7 +108,7 @@ def test_spec_round_trips_through_tflite_and_onnx_metadata(tmp_path):
     assert read_tflite_spec(tflite) == SPEC.with_provenance(toolkit_version="2")
     model = schema.Model.GetRootAs(twice, 0)
     names = [model.Metadata(i).Name() for i in range(model.MetadataLength())]
-    assert names.count(b"edge_spec") == 1 and "min_runtime_version" in tflite_metadata(twice)
+    assert names.count(b"edge_spec") == 1 and tflite_entry(twice, "min_runtime_version")
 
 
 def test_int8_input_table_equals_normalise_then_quantise(exported):

@@ -10,11 +10,11 @@ from typing import Optional
 
 import typer
 
-from edge.console import user_errors, version_option
+from edge.console import EXIT_CODES, user_errors, version_option
 from train.config import config_fields, resolve
 from train.recipes import RECIPES, SCALE_FLAGS, Recipe
 
-app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
+app = typer.Typer(add_completion=False, help=__doc__, epilog=EXIT_CODES, no_args_is_help=True)
 TYPES = {"int": int, "float": float, "bool": bool, "str": str, "str | None": str}  # TrainConfig's field types
 
 

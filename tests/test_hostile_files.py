@@ -1,0 +1,131 @@
+"""Hostile and malformed inputs get one line and exit 2, in bounded time and memory: a .tflite whose metadata asks
+for gigabytes, decompression-bomb images, specs that are not what they claim, a spec that does not fit its model,
+a zip-bombed .keras spec and thresholds that would switch the gate off."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import tracemalloc
+import zipfile
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.errors import UserError
+from edge.spec import SPEC_KEY, ModelSpec
+from tests.conftest import REPO, SAMPLE
+
+SPEC = ModelSpec("binary", ("chihuahua", "muffin"), 48, 48)
+
+
+def _many_entries(tflite: bytes, entries: int, buffer_bytes: int) -> bytes:
+    """TFLITE with ENTRIES metadata entries before its own, all naming one buffer of BUFFER_BYTES."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    from convert.metadata import pack_tflite
+
+    model = schema.ModelT.InitFromPackedBuf(tflite, 0)
+    buffer = schema.BufferT()
+    buffer.data = np.zeros(buffer_bytes, np.uint8)
+    model.buffers.append(buffer)
+    junk = []
+    for i in range(entries):
+        entry = schema.MetadataT()
+        entry.name, entry.buffer = f"junk{i}", len(model.buffers) - 1
+        junk.append(entry)
+    model.metadata = junk + model.metadata
+    return pack_tflite(model)
+
+
+def test_a_tflite_whose_metadata_asks_for_gigabytes_is_read_in_bounded_memory(exported, tmp_path):
+    from edge.metadata import read_tflite_spec
+
+    hostile = tmp_path / "hostile.tflite"
+    hostile.write_bytes(_many_entries((exported[0] / "muffins.tflite").read_bytes(), 5000, 200_000))
+    tracemalloc.start()
+    started = time.perf_counter()
+    spec = read_tflite_spec(hostile)  # the old reader copied 5000 x 200 KB = 1 GB before looking for the spec
+    seconds, peak = time.perf_counter() - started, tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert spec is None, "the spec lies past the entries a reader looks at: the file has none that counts"
+    assert peak < 3 * hostile.stat().st_size and seconds < 2, (peak, seconds)
+
+
+@pytest.mark.parametrize("damage", ["offset_outside", "entry_too_large"])
+def test_a_corrupt_tflite_metadata_is_one_user_error(exported, tmp_path, damage):
+    from edge.metadata import read_tflite_spec, tflite_entry
+    from edge.spec import MAX_SPEC_BYTES
+
+    data = bytearray((exported[0] / "muffins.tflite").read_bytes())
+    text = tflite_entry(bytes(data), SPEC_KEY)
+    at = bytes(data).index(text)
+    if damage == "offset_outside":
+        data[0:4] = (len(data) + 16).to_bytes(4, "little")  # the root table beyond the end
+    else:
+        data[at - 4:at] = (MAX_SPEC_BYTES + 1).to_bytes(4, "little")  # the spec claims more than a spec may be
+    path = tmp_path / "corrupt.tflite"
+    path.write_bytes(bytes(data))
+    with pytest.raises(UserError, match="corrupt.tflite: truncated or corrupt"):
+        read_tflite_spec(path)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("{not json", "not valid JSON"),
+    (b"\xff\xfe", "not valid JSON"),
+    ("[" * 100_000, "not valid JSON"),
+    ("[1, 2]", "lacks task, labels, height, width"),
+    (json.dumps({"task": "binary", "labels": ["a", "b"], "height": None, "width": 8}), "height must be a whole number"),
+    (json.dumps({"task": "binary", "labels": "ab", "height": 8, "width": 8}), "labels must be a list"),
+    (json.dumps({"task": "binary", "labels": ["a", "b\nscore 1.0"], "height": 8, "width": 8}), "no newlines"),
+    (json.dumps({"task": "binary", "labels": ["a", "b"], "height": 40000, "width": 40000}), "from 1 to 8192"),
+    ('{"task": "binary", "labels": ["a", "b"], "height": 8, "width": 8, "scale": NaN}', "scale must be a finite"),
+    (json.dumps({"task": "binary", "labels": ["a", "b"], "height": 8, "width": 8, "scale": -1}), "scale must be above 0"),
+])
+def test_a_malformed_spec_is_one_user_error_naming_the_file(text, expected):
+    with pytest.raises(UserError, match=expected) as error:
+        ModelSpec.from_json(text, "model.tflite")
+    assert str(error.value).startswith("model.tflite: ")
+
+
+def test_a_spec_from_a_later_toolkit_still_loads():
+    data = json.loads(SPEC.to_json()) | {"added_in_a_later_version": {"x": 1}}
+    data["provenance"] = {"recipe": "muffins", "new_field": 3, "parity": "not a dict"}
+    spec = ModelSpec.from_json(json.dumps(data))
+    assert spec.labels == SPEC.labels and spec.provenance.recipe == "muffins" and spec.provenance.parity == {}
+
+
+def test_a_zip_bombed_keras_spec_is_not_inflated(tmp_path):
+    from keras_io.archive import read_spec
+
+    bomb = tmp_path / "bomb.keras"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(f"{SPEC_KEY}.json", b" " * 200_000_000)  # 200 MB of spaces: 200 KB compressed
+    tracemalloc.start()
+    with pytest.raises(UserError, match="bomb.keras: its edge_spec.json is over"):
+        read_spec(bomb)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 20e6, peak
+
+
+def test_a_decompression_bomb_is_skipped_and_counted(exported, tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    for path in sorted((SAMPLE / "test" / "muffin").iterdir())[:3]:
+        (images / path.name).write_bytes(path.read_bytes())
+    cv2.imwrite(str(images / "bomb.png"), np.zeros((20000, 20000), np.uint8))  # 0.4 MB; 1.2 GB decoded as BGR
+    # a process of its own, as users run it: OpenCV takes its size limit when it loads, and this one loaded it first
+    done = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-c", "from edge.classify import main; main()",
+                           "--model", str(exported[0] / "muffins.tflite"), "--images", str(images)],
+                          capture_output=True, text=True, cwd=REPO, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "bomb.png" in done.stderr and "megapixel limit" in done.stderr, done.stderr[-2000:]
+    assert "frames=3, skipped=1," in done.stdout
+    peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
+    assert peak_kb < 400_000, f"{peak_kb} KB: the bomb was decoded"
