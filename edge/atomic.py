@@ -4,15 +4,41 @@ final name: a crash or Ctrl-C leaves the earlier output, or nothing."""
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import shutil
+import time
 from pathlib import Path
+
+STALE_SECONDS = 3600  # a partial output untouched this long, of a process not running, was left by a killed one
 
 
 def partial_name(final: str | Path) -> Path:
-    """The temporary name beside FINAL that a write goes to until it is complete."""
+    """The temporary name beside FINAL that a write goes to until it is complete. What a killed process left under
+    such a name for FINAL is removed first: its process is not running here and it was not touched for an hour (a
+    shared folder may hold another host's write in progress)."""
     final = Path(final)
+    for left in final.parent.glob(f".partial-*-{glob.escape(final.name)}"):
+        pid = left.name.split("-", 2)[1]
+        with contextlib.suppress(OSError):
+            if pid.isdigit() and not _running(int(pid)) and time.time() - left.stat().st_mtime > STALE_SECONDS:
+                if left.is_dir():
+                    shutil.rmtree(left)
+                else:
+                    left.unlink()
     return final.with_name(f".partial-{os.getpid()}-{final.name}")
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 @contextlib.contextmanager

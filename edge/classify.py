@@ -41,12 +41,18 @@ def _spec_from_flags(labels: Optional[Path], size: Optional[str], scale: float, 
         raise UserError("a model without an embedded spec needs both --labels FILE and --size WxH")
     if not labels.is_file():
         raise UserError(f"--labels {labels}: no such file; give a text file with one label per line")
-    names = tuple(line.strip() for line in labels.read_text().splitlines() if line.strip())
+    try:
+        names = tuple(line.strip() for line in labels.read_text(encoding="utf-8").splitlines() if line.strip())
+    except UnicodeDecodeError:
+        raise UserError(f"--labels {labels}: not UTF-8 text; save it as UTF-8, one label per line") from None
     try:
         width, height = (int(v) for v in size.lower().split("x"))
     except ValueError:
         raise UserError(f"--size {size!r}: write it as WxH, e.g. 224x224") from None
-    return ModelSpec("binary" if len(names) == 2 else "multiclass", names, height, width, scale=scale, offset=offset)
+    try:
+        return ModelSpec("binary" if len(names) == 2 else "multiclass", names, height, width, scale=scale, offset=offset)
+    except UserError as exc:
+        raise UserError(f"--labels {labels} / --size {size}: {str(exc).removeprefix('spec: ')}") from None
 
 
 def _show(image: np.ndarray) -> bool:

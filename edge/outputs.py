@@ -9,6 +9,7 @@ import queue
 import sys
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -39,26 +40,48 @@ class VideoRecorder:
             raise UserError(f"--save-video {path}: use a .mp4 or .avi file name")
         if not self.path.parent.is_dir():
             raise UserError(f"--save-video {path}: folder {self.path.parent} does not exist; create it first")
+        if self.path.is_dir() or not os.access(self.path.parent, os.W_OK):
+            raise UserError(f"--save-video {path}: {'is a folder' if self.path.is_dir() else 'its folder is not writable'}; "
+                            "give a file name in a writable folder")
         self.tmp = partial_name(self.path)
         self.writer = None
         self.frames = 0
 
     def write(self, image: np.ndarray) -> None:
         if self.writer is None:
-            height, width = image.shape[:2]
+            height, width = self.size = image.shape[:2]
             fourcc = cv2.VideoWriter_fourcc(*CODECS[self.path.suffix.lower()])
             self.writer = cv2.VideoWriter(str(self.tmp), fourcc, self.fps, (width, height))
             if not self.writer.isOpened():
                 raise UserError(f"--save-video {self.path}: OpenCV cannot write this format here; try .avi (MJPG)")
+        if image.shape[:2] != self.size:  # OpenCV drops a frame of another size without a word: images differ
+            image = cv2.resize(image, self.size[::-1], interpolation=cv2.INTER_AREA)
         self.writer.write(image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR))
         self.frames += 1
 
     def close(self, keep: bool = True) -> None:
+        """Finish the file and give it its name once it plays back; UserError when it does not (a full disk)."""
         if self.writer is not None:
             self.writer.release()
-        if keep and self.frames:
-            os.replace(self.tmp, self.path)
-        self.tmp.unlink(missing_ok=True)
+        try:
+            if keep and self.frames:
+                if not plays_back(self.tmp, self.frames):
+                    raise UserError(f"--save-video {self.path}: the video written does not play back ({self.frames} "
+                                    "frames; disk full?); nothing was saved under that name")
+                os.replace(self.tmp, self.path)
+        finally:
+            self.tmp.unlink(missing_ok=True)
+
+
+def plays_back(path: Path, frames: int) -> bool:
+    """Whether PATH opens as a video, its first frame decodes and its container counts FRAMES frames (a file cut
+    short by a full disk counts none: its index was never written)."""
+    capture = cv2.VideoCapture(str(path))
+    try:
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+        return count >= frames and capture.read()[0]
+    finally:
+        capture.release()
 
 
 class Poster:
@@ -66,8 +89,13 @@ class Poster:
     the oldest waiting record is dropped (and counted) so inference never waits."""
 
     def __init__(self, url: str, capacity: int = 64, timeout: float = 5.0):
-        if not url.startswith(("http://", "https://")):
-            raise UserError(f"--post {url}: give an http:// or https:// URL")
+        try:
+            parts = urllib.parse.urlsplit(url)
+            parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+        except ValueError as exc:
+            raise UserError(f"--post {url}: not a URL ({exc}); give e.g. http://host:8080/events") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise UserError(f"--post {url}: give an http:// or https:// URL with a host")
         self.url, self.timeout = url, timeout
         self.pending: queue.Queue = queue.Queue(capacity)
         self.sent = self.failed = self.dropped = 0

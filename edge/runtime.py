@@ -67,7 +67,10 @@ def load(path: str | Path, threads: int | None = None, spec: ModelSpec | None = 
     fmt = format_of(path)
     if not path.is_file():
         raise UserError(f"{path}: no such model file; check the --model path")
-    runner = RUNNERS.find(fmt.runtime)(path, threads or os.cpu_count() or 1)
+    cores = os.cpu_count() or 1
+    if threads is not None and not 1 <= threads <= 4 * cores:
+        raise UserError(f"--threads {threads}: give 1 to {4 * cores} (4 x the {cores} cores here); more only waits")
+    runner = RUNNERS.find(fmt.runtime)(path, threads or cores)
     runner.format = fmt
     runner.path = path
     runner.spec = spec or runner.spec

@@ -129,3 +129,72 @@ def test_a_decompression_bomb_is_skipped_and_counted(exported, tmp_path):
     assert "frames=3, skipped=1," in done.stdout
     peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
     assert peak_kb < 400_000, f"{peak_kb} KB: the bomb was decoded"
+
+
+def test_flags_that_would_hang_or_kill_a_thread_are_one_line(exported, cli, tmp_path):
+    from edge.classify import app
+
+    latin = tmp_path / "labels.txt"
+    latin.write_bytes("chihuahua\nmu\xf1in\n".encode("latin-1"))
+    model, images = str(exported[0] / "muffins.tflite"), str(SAMPLE / "test")
+    bare = str(exported[0] / "muffins.fp32.tflite")
+    for args, expected in ((["--model", model, "--images", images, "--threads", "2000"], "--threads 2000: give 1 to"),
+                           (["--model", model, "--images", images, "--post", "http://[bad"], "--post http://[bad: not a URL"),
+                           (["--model", model, "--images", images, "--post", "http://"], "with a host"),
+                           (["--model", bare, "--images", images, "--labels", str(latin), "--size", "48x48"],
+                            "not UTF-8 text")):
+        result = cli.invoke(app, args)
+        assert result.exit_code == 2 and expected in result.output, (args, result.output)
+
+
+def test_what_a_killed_write_left_behind_is_removed_by_the_next_write(tmp_path):
+    from edge.atomic import atomic_path, staged_folder
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = int(dead.stdout)  # a process that has ended
+    left_file, left_folder = tmp_path / f".partial-{pid}-model.tflite", tmp_path / f".partial-{pid}-run"
+    left_file.write_bytes(b"half an export")
+    left_folder.mkdir()
+    live = tmp_path / f".partial-{os.getppid()}-model.tflite"  # a running process's write is left alone
+    live.write_bytes(b"being written")
+    recent = tmp_path / f".partial-{pid}-other.tflite"  # and one an hour has not passed over (another host's?)
+    recent.write_bytes(b"")
+    for path in (left_file, left_folder, live):
+        os.utime(path, (time.time() - 7200, time.time() - 7200))
+    with atomic_path(tmp_path / "model.tflite") as tmp:
+        tmp.write_bytes(b"complete")
+    with atomic_path(tmp_path / "other.tflite") as tmp:
+        tmp.write_bytes(b"complete")
+    with staged_folder(tmp_path / "run") as tmp:
+        (tmp / "metrics.json").write_text("{}")
+    assert not left_file.exists() and not left_folder.exists() and live.exists() and recent.exists()
+    assert (tmp_path / "model.tflite").read_bytes() == b"complete" and (tmp_path / "run" / "metrics.json").is_file()
+
+
+def _limited_file_size(limit: int):
+    """A child process whose files stop growing at LIMIT bytes, as on a full disk (writes fail with EFBIG)."""
+    import resource
+    import signal
+
+    def limit_it():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return limit_it
+
+
+def test_a_video_that_does_not_play_back_is_not_saved(exported, tmp_path):
+    command = [sys.executable, "-c", "from edge.classify import main; main()", "--model",
+               str(exported[0] / "muffins.tflite"), "--images", str(SAMPLE / "test" / "muffin")]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
+    video = tmp_path / "out.avi"
+    full = subprocess.run([*command, "--save-video", str(video)], capture_output=True, text=True, cwd=REPO, env=env,
+                          timeout=120, preexec_fn=_limited_file_size(60_000))
+    assert full.returncode == 2 and "does not play back" in full.stderr, full.stderr[-1500:]
+    assert not video.exists() and not list(tmp_path.glob(".partial-*")), "nothing under the final name, no leftovers"
+    done = subprocess.run([*command, "--save-video", str(video)], capture_output=True, text=True, cwd=REPO, env=env,
+                          timeout=120)
+    assert done.returncode == 0 and video.is_file(), done.stderr[-1500:]
+    (tmp_path / "folder.avi").mkdir()
+    refused = subprocess.run([*command, "--save-video", str(tmp_path / "folder.avi")], capture_output=True, text=True,
+                             cwd=REPO, env=env, timeout=120)
+    assert refused.returncode == 2 and "folder.avi: is a folder" in refused.stderr, refused.stderr[-1500:]
