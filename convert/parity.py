@@ -10,7 +10,7 @@ import numpy as np
 from edge import metrics
 from edge.errors import UserError
 from edge.postprocess import class_indices
-from edge.spec import ModelSpec
+from edge.spec import ModelSpec, finite_number
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class Thresholds:
         """UserError for a threshold that is not a finite number in range (NaN would pass every export)."""
         for name, top in (("max_drop", 100), ("min_agreement", 100), ("max_mse_increase", math.inf)):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not (math.isfinite(value) and 0 <= value <= top):
+            if not (finite_number(value) and 0 <= value <= top):
                 flag, bound = "--" + name.replace("_", "-"), f"from 0 to {top}" if top < math.inf else "of 0 or more"
                 raise UserError(f"{flag} (or {name} in the [parity] table): {value!r} is not a finite number {bound}; "
                                 f"give one, e.g. {flag} {getattr(Thresholds, name)}")

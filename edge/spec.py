@@ -16,6 +16,12 @@ MAX_SIDE, MAX_CHANNELS, MAX_LABEL_CHARS = 8192, 64, 200  # beyond any real model
 MAX_SPEC_BYTES = 1 << 20  # a spec is under a kilobyte; a larger entry in a model file is refused, never read whole
 
 
+def finite_number(value) -> bool:
+    """Whether VALUE is an int or float (not a bool) and finite: what a size, scale or threshold read from a file
+    must be (JSON and TOML also give NaN, strings and booleans)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 @dataclass(frozen=True)
 class Provenance:
     """Where a model came from; stored with its spec, never needed to run it."""
@@ -63,7 +69,7 @@ class ModelSpec:
                 raise UserError(f"spec: {name} must be a whole number from 1 to {top}, got {value!r}")
         for name in ("scale", "offset"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            if not finite_number(value):
                 raise UserError(f"spec: {name} must be a finite number, got {value!r}")
         if self.scale <= 0:
             raise UserError(f"spec: scale must be above 0, got {self.scale!r}")

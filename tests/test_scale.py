@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from tests import generated
 from tests.conftest import REPO
 
@@ -84,13 +86,24 @@ def test_mixed_precision_and_xla_train_a_model_that_converts_to_int8(cli, tmp_pa
     assert all(r["status"] in ("reference", "ok") for r in rows), "the saved float32 copy passes the gate"
 
 
-def test_several_hosts_are_refused_in_one_line(tmp_path):
-    config = json.dumps({"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "task": {"type": "worker", "index": 0}})
-    done = subprocess.run([*TRAIN, "folder", "--data", str(_folder(tmp_path)), "--model", "edge_cnn", "--out",
-                           str(tmp_path / "run")], capture_output=True, text=True, env=_env(TF_CONFIG=config), cwd=REPO,
-                          timeout=300)
-    assert done.returncode == 2 and "keras-team/keras#20585" in done.stderr + done.stdout
-    assert "KERAS_BACKEND=jax" in done.stderr + done.stdout, "the error names the route that works"
+TF_CONFIG = json.dumps({"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "task": {"type": "worker", "index": 0}})
+
+
+@pytest.mark.parametrize("flags, env, expected", [
+    ([], {"TF_CONFIG": TF_CONFIG}, ["TF_CONFIG lists 2 workers", "keras-team/keras#20585", "KERAS_BACKEND=jax"]),
+    (["--strategy", "multiworker"], {}, ["--strategy multiworker: needs the JAX backend", "keras-team/keras#20585"]),
+    (["--strategy", "multiworker"], {"KERAS_BACKEND": "jax"}, ["KERAS_DISTRIBUTION_NUM_PROCESSES is not set"]),
+    (["--strategy", "one"], {"KERAS_BACKEND": "jax", "KERAS_DISTRIBUTION_NUM_PROCESSES": "2"},
+     ["--strategy one: KERAS_DISTRIBUTION_NUM_PROCESSES is 2"]),
+    (["--model", "transfer", "--weights", "imagenet"], {"KERAS_BACKEND": "jax", "KERAS_DISTRIBUTION_NUM_PROCESSES": "2"},
+     ["--model transfer: one host only"]),
+])
+def test_several_hosts_the_wrong_way_are_refused_in_one_line(tmp_path, flags, env, expected):
+    done = subprocess.run([*TRAIN, "folder", "--data", str(_folder(tmp_path)), "--model", "edge_cnn", *flags, "--out",
+                           str(tmp_path / "run")], capture_output=True, text=True, env=_env(**env), cwd=REPO, timeout=300)
+    error = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert done.returncode == 2 and len(error) == 1 and all(text in error[0] for text in expected), done.stderr[-1500:]
+    assert "{" not in error[0], "no unfilled placeholder"
     assert not (tmp_path / "run").exists()
 
 

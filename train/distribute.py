@@ -24,12 +24,9 @@ import keras
 
 from edge.errors import UserError
 
-STRATEGIES = ("auto", "one", "mirrored", "multiworker")
 JAX_ROUTE = ("set KERAS_BACKEND=jax and KERAS_DISTRIBUTION_JOB_ADDRESSES=HOST:PORT (process 0's address), "
              "KERAS_DISTRIBUTION_NUM_PROCESSES=N and KERAS_DISTRIBUTION_PROCESS_ID=0..N-1 on each host")
-MULTI_WORKER_BROKEN = ("TF_CONFIG lists {workers} workers, but Keras 3's model.fit fails under TensorFlow's "
-                       "MultiWorkerMirroredStrategy (keras-team/keras#20585); to train across hosts, unset TF_CONFIG "
-                       "and " + JAX_ROUTE)
+TF_MULTI_WORKER_BROKEN = "Keras 3's model.fit fails under TensorFlow's MultiWorkerMirroredStrategy (keras-team/keras#20585)"
 
 
 @dataclass
@@ -63,7 +60,8 @@ class Placement:
 ONE = Placement("one", 1)
 
 
-def _processes() -> int:
+def processes() -> int:
+    """The processes of the job, as KERAS_DISTRIBUTION_NUM_PROCESSES says (1 without it)."""
     return int(os.environ.get("KERAS_DISTRIBUTION_NUM_PROCESSES") or 1)
 
 
@@ -92,10 +90,10 @@ def _tensorflow(name: str) -> Placement:
     import tensorflow as tf
 
     if _tf_workers() > 1:
-        raise UserError(MULTI_WORKER_BROKEN.format(workers=_tf_workers()))
-    if name == "multiworker" or _processes() > 1:
-        raise UserError(f"--strategy multiworker: needs the JAX backend ({MULTI_WORKER_BROKEN.split('; ')[0]}); "
-                        + JAX_ROUTE)
+        raise UserError(f"TF_CONFIG lists {_tf_workers()} workers, but {TF_MULTI_WORKER_BROKEN}; to train across "
+                        f"hosts, unset TF_CONFIG and {JAX_ROUTE}")
+    if name == "multiworker" or processes() > 1:
+        raise UserError(f"--strategy multiworker: needs the JAX backend ({TF_MULTI_WORKER_BROKEN}); {JAX_ROUTE}")
     if _cpu_devices():
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * _cpu_devices())
@@ -113,9 +111,9 @@ def _jax(name: str) -> Placement:
 
     if _cpu_devices():
         jax.config.update("jax_num_cpu_devices", _cpu_devices())
-    if _processes() > 1:
+    if processes() > 1:
         if name not in ("auto", "multiworker"):
-            raise UserError(f"--strategy {name}: KERAS_DISTRIBUTION_NUM_PROCESSES is {_processes()}; "
+            raise UserError(f"--strategy {name}: KERAS_DISTRIBUTION_NUM_PROCESSES is {processes()}; "
                             "use --strategy auto or multiworker, or unset it to train in this process only")
         jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU processes exchange over TCP
         keras.distribution.initialize()  # jax.distributed.initialize from the KERAS_DISTRIBUTION_* variables

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 
 from edge.atomic import staged_folder, write_text
-from edge.errors import UserError
 from keras_io import archive
 from train import distribute, end_to_end, evaluation, transfer
 from train.config import TrainConfig
@@ -104,9 +103,6 @@ def run(recipe: str, data: Path | None, out: Path, config: TrainConfig) -> RunMe
     if builder is None:
         transfer.check(config)
     placement = distribute.choose(config.strategy)
-    if builder is None and placement.processes > 1:
-        raise UserError("--model transfer: one host only (a head trains on cached features in seconds); "
-                        "several processes train the end-to-end CNNs")
     if config.mixed_precision:
         _mixed_precision()
     backup = _backup(out, placement, config.resume)

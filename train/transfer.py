@@ -13,7 +13,7 @@ import numpy as np
 from edge.errors import UserError
 from edge.preprocess import normalize
 from edge.spec import ModelSpec
-from train import backbones, fit, models
+from train import backbones, distribute, fit, models
 from train.config import TrainConfig
 from train.distribute import ONE, Placement
 from train.end_to_end import balanced, compile_model
@@ -32,6 +32,9 @@ def check(config: TrainConfig) -> None:
     if not config.weights:
         raise UserError(f"--weights is needed for --model transfer: a {config.backbone} .weights.h5 (no top), "
                         "or 'imagenet' when online")
+    if distribute.processes() > 1:
+        raise UserError("--model transfer: one host only (a head trains on cached features in seconds); "
+                        "several processes train the end-to-end CNNs")
     if config.mixed_precision:
         raise UserError("--mixed-precision: end-to-end CNNs only; transfer learning trains a small head on cached "
                         "features, where 16-bit compute saves little")
