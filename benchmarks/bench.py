@@ -25,7 +25,7 @@ from benchmarks.compare import compare
 from benchmarks.machine import describe, rss_mb
 from benchmarks.pipeline import pipeline
 from edge import metrics, runtime
-from edge.atomic import write_text
+from edge.atomic import writable_folder, write_text
 from edge.console import EXIT_CODES, user_errors, version_option
 from edge.errors import UserError
 from edge.folders import any_images, class_folder, read_xy
@@ -292,7 +292,7 @@ def _csv(rows: list[dict]) -> str:
 def write_results(out: Path, result: dict) -> tuple[str, str, list[Path]]:
     """OUT.json, OUT.csv, OUT.md (machine header and table) and OUT.png; returns (table, header, files written)."""
     rows, machine = result["rows"], result["machine"]
-    out.parent.mkdir(parents=True, exist_ok=True)
+    writable_folder(out.parent, "--out")
     write_text(out.with_suffix(".json"), json.dumps(result, indent=2))
     write_text(out.with_suffix(".csv"), _csv(rows))
     columns = [c for c in COLUMNS + ["overhead_vs_direct"] if any(c in row for row in rows)]  # none left blank throughout
@@ -332,6 +332,7 @@ def bench(
         raise typer.BadParameter("give at least one model file or folder", param_hint="'--model' / '-m'")
     with user_errors():
         counts = _thread_counts(threads)
+        writable_folder(out.parent, "--out")  # before the timing, not after it
         frames = _timing_images(data, images, limit=50)
         rows, complete = run(model_files(model), counts, frames, runs, warmup, data, direct, seconds, reference)
         result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": describe(),

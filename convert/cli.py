@@ -12,6 +12,7 @@ import typer
 
 from convert.parity import ADVICE, Thresholds
 from convert.registry import resolved_options
+from edge.atomic import writable_folder
 from edge.console import EXIT_CODES, library_output_to, user_errors, version_option
 from edge.errors import UserError
 from edge.formats import DEFAULT_FORMATS, FORMATS
@@ -68,14 +69,6 @@ def _thresholds(config: Optional[Path], **flags: Optional[float]) -> Thresholds:
     return Thresholds(**(values | flags))
 
 
-def _out_dir(path: Path) -> Path:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"--out-dir {path}: cannot create it ({exc.strerror}); choose a writable folder") from None
-    return path
-
-
 def _print_report(report: dict, json_summary: bool, out_dir: Path) -> None:
     """The table (or JSON) on stdout; notes, failures with advice, or the one-line summary on stderr."""
     rows = report["rows"]
@@ -120,7 +113,7 @@ def quantize(
         thresholds = _thresholds(config, max_drop=max_drop, min_agreement=min_agreement, max_mse_increase=max_mse_increase)
         options = resolved_options(names, {"target": target.value} if target else {})
         checked_spec(model_path)  # bad input is refused before anything is written
-        out_dir = _out_dir(out_dir)
+        out_dir = writable_folder(out_dir, "--out-dir")
         with library_output_to(out_dir / LOG_NAME, debug):
             from convert.export import quantize as run
 

@@ -6,6 +6,7 @@ import contextlib
 import ctypes
 import gc
 import json
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -16,7 +17,7 @@ from convert.metadata import embed_file
 from convert.parity import Thresholds, compare, compare_regression, reference_row
 from convert.registry import EXPORTERS, resolved_options
 from edge import runtime
-from edge.atomic import atomic_path, write_text
+from edge.atomic import atomic_path, partial_name, write_text
 from edge.errors import UserError
 from edge.formats import FORMATS, output_path
 from edge.postprocess import class_indices
@@ -76,6 +77,21 @@ def release_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+@contextlib.contextmanager
+def scratch_folder(out_dir: Path):
+    """The run's scratch folder, beside its outputs, and the temporary folder of every library it calls meanwhile
+    (onnxruntime's quantiser copies the model into the system's one, where a killed run would leave it for good).
+    Removed at the end; what a killed run left is removed by a later one (edge/atomic.partial_name)."""
+    work = partial_name(out_dir / "convert-work")
+    work.mkdir()
+    saved, tempfile.tempdir = tempfile.tempdir, str(work)
+    try:
+        yield work
+    finally:
+        tempfile.tempdir = saved
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def calibration_source(calib: Optional[Path], data: Path, spec, model_path: Path) -> Path:
     """--calib, else the calibration sample beside the model (array recipes write one), else the training data
     recorded in the model, else DATA's sibling `train` folder."""
@@ -99,26 +115,33 @@ def quantize(model_path: Path, data: Path, out_dir: Path, names: list[str], thre
     """Export MODEL_PATH in each format NAMES (with the export OPTIONS their rows in edge.formats take, e.g.
     {"target": "arm64"}), check each against the float model on DATA, write parity.json into OUT_DIR and return its
     report; SAY receives a progress line per step."""
+    with scratch_folder(out_dir) as work:
+        report = _quantize(model_path, data, out_dir, names, thresholds, calib, calib_count, threads, options, say, work)
+    write_text(out_dir / "parity.json", json.dumps(report, indent=2))
+    return report
+
+
+def _quantize(model_path, data, out_dir, names, thresholds, calib, calib_count, threads, options, say, work) -> dict:
+    """quantize() in the scratch folder WORK, without writing parity.json."""
     options = resolved_options(names, options or {})
     model, spec = archive.load(model_path)
     spec = spec.with_provenance(export_options=options)  # every export records the options it was made with
     test = examples.load(data, spec)
     calib_source = calibration_source(calib, data, spec, model_path)
     calibration = examples.calibration(calib_source, spec, calib_count)
+    spec = spec.with_provenance(train_data=Path(spec.provenance.train_data).name)  # no path of this host on devices
     say(f"calibrating on {len(calibration)} examples from {calib_source}; evaluating on {len(test)} from {data}")
     float_scores = test.scores(model.predict_on_batch)
     rows = [{"format": "keras (float)", "file": model_path.name, "size_mb": model_path.stat().st_size / 1e6,
              **reference_row(float_scores, test.targets, spec), "status": "reference"}]
     (out_dir / "parity.json").unlink(missing_ok=True)  # a report from an earlier run must not outlive a failed one
-    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".partial-work-") as work:
-        for name in names:
-            row = export_and_check(name, model, spec, calibration, test, float_scores, thresholds, out_dir,
-                                   model_path.stem, threads, Path(work), options)
-            rows.append(row)
-            release_freed_memory()
-            say(f"{name}: {out_dir / row['file']} ({row['size_mb']:.2f} MB, {row['export_s']} s) [{row['status']}]")
+    for name in names:
+        row = export_and_check(name, model, spec, calibration, test, float_scores, thresholds, out_dir,
+                               model_path.stem, threads, work, options)
+        rows.append(row)
+        release_freed_memory()
+        say(f"{name}: {out_dir / row['file']} ({row['size_mb']:.2f} MB, {row['export_s']} s) [{row['status']}]")
     report = {"model": str(model_path), "task": spec.task, "data": str(data), "images": len(test), "calibration": str(calib_source),
               "calibration_images": len(calibration), "thresholds": thresholds.__dict__, "rows": rows,
               "passed": all(not r.get("failures") for r in rows)}
-    write_text(out_dir / "parity.json", json.dumps(report, indent=2))
     return report

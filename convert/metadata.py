@@ -9,19 +9,27 @@ import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
 from edge.formats import format_of
+from edge.metadata import CHECKSUM_KEY, CHECKSUM_PREFIX, ONNX_CHECKSUM_MARKER, UNSET_DIGITS, file_checksum, tflite_entry_span
 from edge.spec import SPEC_KEY, ModelSpec
 
 
 def embed_tflite(model_bytes: bytes, spec: ModelSpec) -> bytes:
-    """The TFLite flatbuffer with SPEC as metadata entry `edge_spec` (replacing an older one)."""
+    """The TFLite flatbuffer with SPEC as metadata entry `edge_spec` (replacing an older one) and the file's
+    checksum (edge/metadata.py) as `edge_checksum`."""
     model = schema.ModelT.InitFromPackedBuf(model_bytes, 0)
-    buffer = schema.BufferT()
-    buffer.data = np.frombuffer(spec.to_json().encode(), dtype=np.uint8)
-    model.buffers.append(buffer)
-    entry = schema.MetadataT()
-    entry.name, entry.buffer = SPEC_KEY, len(model.buffers) - 1
-    model.metadata = [m for m in (model.metadata or []) if m.name not in (SPEC_KEY, SPEC_KEY.encode())] + [entry]
-    return pack_tflite(model)
+    ours = (SPEC_KEY, SPEC_KEY.encode(), CHECKSUM_KEY, CHECKSUM_KEY.encode())
+    model.metadata = [m for m in (model.metadata or []) if m.name not in ours]
+    for name, data in ((SPEC_KEY, spec.to_json().encode()), (CHECKSUM_KEY, CHECKSUM_PREFIX + UNSET_DIGITS)):
+        buffer = schema.BufferT()
+        buffer.data = np.frombuffer(data, dtype=np.uint8)
+        model.buffers.append(buffer)
+        entry = schema.MetadataT()
+        entry.name, entry.buffer = name, len(model.buffers) - 1
+        model.metadata.append(entry)
+    packed = bytearray(pack_tflite(model))
+    digits = tflite_entry_span(packed, CHECKSUM_KEY)[0] + len(CHECKSUM_PREFIX)
+    packed[digits:digits + 8] = file_checksum(packed, digits)
+    return bytes(packed)
 
 
 def pack_tflite(model) -> bytes:
@@ -44,8 +52,12 @@ def embed_onnx_props(path: Path, **props: str) -> None:
 
 
 def embed_file(path: Path, spec: ModelSpec) -> None:
-    """Write SPEC into an exported model file in place, as its format allows."""
+    """Write SPEC into an exported model file in place, as its format allows, with the file's checksum last."""
     if format_of(path).runtime == "tflite":
         path.write_bytes(embed_tflite(path.read_bytes(), spec))
-    else:
-        embed_onnx_props(path, **{SPEC_KEY: spec.to_json()})
+        return
+    embed_onnx_props(path, **{SPEC_KEY: spec.to_json(), CHECKSUM_KEY: (CHECKSUM_PREFIX + UNSET_DIGITS).decode()})
+    packed = bytearray(path.read_bytes())
+    digits = packed.find(ONNX_CHECKSUM_MARKER) + len(ONNX_CHECKSUM_MARKER)
+    packed[digits:digits + 8] = file_checksum(packed, digits)
+    path.write_bytes(packed)

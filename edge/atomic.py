@@ -7,8 +7,11 @@ import contextlib
 import glob
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
+
+from edge.errors import UserError
 
 STALE_SECONDS = 3600  # a partial output untouched this long, of a process not running, was left by a killed one
 
@@ -39,6 +42,19 @@ def _running(pid: int) -> bool:
     return True
 
 
+def writable_folder(folder: str | Path, flag: str) -> Path:
+    """FOLDER, created when missing, once a file can be written in it: checked before the work, not after it;
+    UserError naming FLAG (a read-only or full disk, a file in the way) otherwise."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise UserError(f"{flag} {folder}: cannot write there ({exc.strerror or exc}); choose a writable folder") from None
+    return folder
+
+
 @contextlib.contextmanager
 def atomic_path(final: str | Path):
     """Yield a temporary path beside FINAL (same suffix); rename it to FINAL if the block succeeds, delete it otherwise."""
@@ -61,10 +77,8 @@ def staged_folder(final: str | Path, flag: str = "--out", keep_first: bool = Fal
     or with KEEP_FIRST is dropped when another process completed FINAL first (a cache entry both built)."""
     final = Path(final)
     if final.exists() and not final.is_dir():
-        from edge.errors import UserError
-
         raise UserError(f"{flag} {final}: is a file; this writes a folder, pick a folder name")
-    final.parent.mkdir(parents=True, exist_ok=True)
+    writable_folder(final.parent, flag)
     tmp = partial_name(final)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()

@@ -168,7 +168,8 @@ def classify(
     """Classify every frame and print one line per frame."""
     with user_errors(debug):
         runner = runtime.load(model, threads, spec=_spec_from_flags(labels, size, scale, offset))
-        source = open_source({"camera": camera, "video": video, "stream": stream, "images": images})
+        source = open_source({"camera": camera, "video": video, "stream": stream, "images": images},
+                             runner.spec.labels if runner.spec.task != "regression" else None)
         sinks = [Printer(source.kind, json_lines, changes_only), *([Changes(post, source.kind)] if post else []),
                  *([Overlay(save_video, show, getattr(source, "fps", 0.0))] if save_video or show else [])]
         _stop_on_sigterm()

@@ -12,8 +12,27 @@ from edge.errors import UserError
 from edge.preprocess import read_image
 
 
-def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+def _entries(folder: Path) -> tuple[list[Path], list[Path], list[Path]]:
+    """(files, folders, the rest) of FOLDER, sorted, hidden names left out. The rest (FIFOs, sockets, broken or
+    looping links) cannot be images; they are warned about and counted, not silently passed over."""
+    files, folders, rest = [], [], []
+    for path in sorted(p for p in folder.iterdir() if not p.name.startswith(".")):
+        (files if path.is_file() else folders if path.is_dir() else rest).append(path)
+    return files, folders, rest
+
+
+def _files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """(regular files, ignored entries) of FOLDER; a warning names what was ignored."""
+    files, _, rest = _entries(folder)
+    _warn_ignored(rest, "are not regular files (a FIFO, a broken or looping link)")
+    return files, rest
+
+
+def _warn_ignored(paths: list[Path], why: str) -> None:
+    if paths:
+        names = ", ".join(p.name for p in paths[:3]) + (", ..." if len(paths) > 3 else "")
+        print(f"warning: {paths[0].parent}: ignored {len(paths)} entr{'y' if len(paths) == 1 else 'ies'} ({names}) "
+              f"that {why}", file=sys.stderr)
 
 
 @dataclass
@@ -24,7 +43,8 @@ class LabelledFolder:
     classes: list[str]
     files: list[Path]
     targets: list[int]
-    skipped: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)  # files that did not decode
+    ignored: list[Path] = field(default_factory=list)  # entries that are not in a class or not files, warned about
 
 
 def class_folder(root: str | Path, min_classes: int = 2) -> LabelledFolder:
@@ -32,19 +52,23 @@ def class_folder(root: str | Path, min_classes: int = 2) -> LabelledFolder:
     root = Path(root)
     if not root.is_dir():
         raise UserError(f"{root}: no such data folder; pass a folder that holds one sub-folder per class")
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    loose, class_dirs, rest = _entries(root)
+    _warn_ignored(loose, "lie beside the class folders, in no class; move them into their class's folder")
+    _warn_ignored(rest, "are not folders (a FIFO, a broken or looping link)")
+    ignored = loose + rest
     if len(class_dirs) < min_classes:
         found = ", ".join(p.name for p in class_dirs) or "none"
         raise UserError(f"{root}: needs at least {min_classes} class folders (found: {found}); "
                         "put each class's images in its own sub-folder")
     files, targets = [], []
     for index, class_dir in enumerate(class_dirs):
-        class_files = _files(class_dir)
+        class_files, rest = _files(class_dir)
         if not class_files:
             raise UserError(f"{class_dir}: class folder is empty; add images or remove the folder")
         files += class_files
         targets += [index] * len(class_files)
-    return LabelledFolder(root, [p.name for p in class_dirs], files, targets)
+        ignored += rest
+    return LabelledFolder(root, [p.name for p in class_dirs], files, targets, ignored=ignored)
 
 
 def is_class_folder(path: Path) -> bool:
@@ -52,23 +76,23 @@ def is_class_folder(path: Path) -> bool:
     return path.is_dir() and any(p.is_dir() and not p.name.startswith(".") for p in path.iterdir())
 
 
-def image_paths(path: str | Path) -> list[Path]:
-    """One image file, or the files of a flat folder."""
+def image_paths(path: str | Path) -> tuple[list[Path], list[Path]]:
+    """(One image file, or the files of a flat folder; the folder's entries that are not files)."""
     path = Path(path)
     if path.is_file():
-        return [path]
+        return [path], []
     if not path.is_dir():
         raise UserError(f"{path}: no such file or folder; check the --images path")
-    files = _files(path)
+    files, rest = _files(path)
     if not files:
         raise UserError(f"{path}: folder holds no files; point --images at images")
-    return files
+    return files, rest
 
 
 def any_images(path: str | Path) -> list[Path]:
     """The files of an image, a flat folder, or a folder of class folders."""
     path = Path(path)
-    return class_folder(path, min_classes=1).files if is_class_folder(path) else image_paths(path)
+    return class_folder(path, min_classes=1).files if is_class_folder(path) else image_paths(path)[0]
 
 
 def warn_skipped(path: Path, reason: str) -> None:

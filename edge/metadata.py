@@ -7,6 +7,7 @@ ONNX keeps it in `metadata_props`. convert/metadata.py writes both.
 from __future__ import annotations
 
 import struct
+import zlib
 from pathlib import Path
 
 from edge.errors import UserError
@@ -17,6 +18,12 @@ _MODEL_BUFFERS, _MODEL_METADATA = 4, 6
 _METADATA_NAME, _METADATA_BUFFER = 0, 1
 _BUFFER_DATA = 0
 MAX_ENTRIES = 1024  # metadata entries looked at; real files carry a handful
+# A CRC-32 of the whole file, taken with its own 8 hex digits as zeros; written last by convert/metadata.py. It finds
+# bit flips and truncation that the runtimes load unnoticed (most weights are not checked by anything else).
+CHECKSUM_KEY, CHECKSUM_PREFIX, UNSET_DIGITS = "edge_checksum", b"crc32:", b"0" * 8
+# How an ONNX metadata_props entry (key, value) with the checksum is encoded in the protobuf, up to its 8 digits.
+ONNX_CHECKSUM_MARKER = (b"\x0a" + bytes([len(CHECKSUM_KEY)]) + CHECKSUM_KEY.encode()
+                         + b"\x12" + bytes([len(CHECKSUM_PREFIX) + 8]) + CHECKSUM_PREFIX)
 
 
 def _read(buf: bytes, pos: int, kind: str) -> int:
@@ -51,6 +58,12 @@ def tflite_entry(buf: bytes, name: str) -> bytes | None:
     """The bytes of metadata entry NAME of a TFLite flatbuffer, or None when it has none. Only entry names are read
     (at most MAX_ENTRIES of them) and one buffer is copied, so a hostile file costs no more than its own size;
     struct.error for offsets outside the file or an entry over MAX_SPEC_BYTES."""
+    span = tflite_entry_span(buf, name)
+    return None if span is None else bytes(buf[span[0]:span[1]])
+
+
+def tflite_entry_span(buf: bytes, name: str) -> tuple[int, int] | None:
+    """(start, end) in BUF of the bytes of metadata entry NAME, or None; as tflite_entry."""
     model = _table_at(buf, 0)
     meta_pos, buffers_pos = _field(buf, model, _MODEL_METADATA), _field(buf, model, _MODEL_BUFFERS)
     if meta_pos is None or buffers_pos is None:
@@ -71,11 +84,11 @@ def tflite_entry(buf: bytes, name: str) -> bytes | None:
             raise struct.error(f"metadata {name!r} names buffer {index} of {buffer_count}")
         data_pos = _field(buf, _table_at(buf, buffers_start + 4 * index), _BUFFER_DATA)
         if data_pos is None:
-            return b""
+            return 0, 0
         data_start, data_len = _vector(buf, data_pos)
         if data_len > MAX_SPEC_BYTES or data_start + data_len > len(buf):
             raise struct.error(f"metadata {name!r} claims {data_len} bytes")
-        return bytes(buf[data_start:data_start + data_len])
+        return data_start, data_start + data_len
     return None
 
 
@@ -86,12 +99,40 @@ def read_tflite_spec(path: Path) -> ModelSpec | None:
         raise UserError(f"{path}: not a TFLite flatbuffer (no TFL3 identifier); re-export it with `convert quantize`")
     try:
         text = tflite_entry(buf, SPEC_KEY)
+        span = tflite_entry_span(buf, CHECKSUM_KEY)
     except struct.error as exc:
         raise UserError(f"{path}: truncated or corrupt TFLite file ({exc}); re-export it") from None
+    if span is not None:
+        if span[1] - span[0] != len(CHECKSUM_PREFIX) + 8 or not buf.startswith(CHECKSUM_PREFIX, span[0]):
+            raise UserError(f"{path}: its {CHECKSUM_KEY} entry is damaged; re-export the model or copy it again")
+        verify_checksum(buf, span[0] + len(CHECKSUM_PREFIX), path)
     return ModelSpec.from_json(text, str(path)) if text else None
 
 
 def spec_from_onnx_metadata(props: dict[str, str], path: Path) -> ModelSpec | None:
-    """The spec from the custom_metadata_map of PATH's onnxruntime session, or None when it carries none."""
+    """The spec from the custom_metadata_map of PATH's onnxruntime session, or None when it carries none; the file's
+    checksum is verified first when it has one."""
+    if CHECKSUM_KEY in props:
+        buf = path.read_bytes()
+        found = buf.find(ONNX_CHECKSUM_MARKER)
+        if found < 0 or buf.find(ONNX_CHECKSUM_MARKER, found + 1) >= 0:
+            raise UserError(f"{path}: its {CHECKSUM_KEY} entry is damaged; re-export the model or copy it again")
+        verify_checksum(buf, found + len(ONNX_CHECKSUM_MARKER), path)
     text = props.get(SPEC_KEY)
     return ModelSpec.from_json(text, str(path)) if text else None
+
+
+def file_checksum(buf: bytes, digits: int) -> bytes:
+    """The 8 hex digits of the CRC-32 of BUF with its 8 checksum digits at DIGITS read as zeros."""
+    view = memoryview(buf)
+    crc = zlib.crc32(view[digits + 8:], zlib.crc32(UNSET_DIGITS, zlib.crc32(view[:digits])))
+    return b"%08x" % crc
+
+
+def verify_checksum(buf: bytes, digits: int, path: Path) -> None:
+    """UserError when the checksum stored at DIGITS does not match the file: it changed after export."""
+    stored = bytes(buf[digits:digits + 8])
+    if stored != file_checksum(buf, digits):
+        raise UserError(f"{path}: checksum mismatch (stored {stored.decode(errors='replace')!r}, file "
+                        f"{file_checksum(buf, digits).decode()}): the file was damaged or changed after export; "
+                        "copy it again or re-export it")

@@ -3,14 +3,15 @@ written under a temporary name, and label changes POSTed as JSON to an HTTP endp
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import os
 import queue
+import socket
 import sys
 import threading
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import cv2
@@ -86,7 +87,8 @@ def plays_back(path: Path, frames: int) -> bool:
 
 class Poster:
     """POSTs JSON records to URL on a background thread. The queue is bounded: when the endpoint is slow or down,
-    the oldest waiting record is dropped (and counted) so inference never waits."""
+    the oldest waiting record is dropped (and counted, with one warning) so inference never waits. Each request is
+    given up after TIMEOUT seconds in all: a socket timeout alone restarts with every byte a slow endpoint sends."""
 
     def __init__(self, url: str, capacity: int = 64, timeout: float = 5.0):
         try:
@@ -96,7 +98,7 @@ class Poster:
             raise UserError(f"--post {url}: not a URL ({exc}); give e.g. http://host:8080/events") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise UserError(f"--post {url}: give an http:// or https:// URL with a host")
-        self.url, self.timeout = url, timeout
+        self.url, self.parts, self.timeout = url, parts, timeout
         self.pending: queue.Queue = queue.Queue(capacity)
         self.sent = self.failed = self.dropped = 0
         self.thread = threading.Thread(target=self._run, name="post", daemon=True)
@@ -111,17 +113,46 @@ class Poster:
                 try:
                     self.pending.get_nowait()
                     self.dropped += 1
+                    if self.dropped == 1:
+                        print(f"warning: --post {self.url} is slower than the label changes; the oldest waiting "
+                              "records are dropped and counted", file=sys.stderr)
                 except queue.Empty:
                     pass
 
+    def _post(self, body: bytes) -> None:
+        """One POST that ends within self.timeout seconds: a timer shuts the socket down at the deadline."""
+        parts = self.parts
+        kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        connection = kind(parts.hostname, parts.port, timeout=self.timeout)
+        timer = threading.Timer(self.timeout, self._cut, (connection,))
+        timer.start()
+        try:
+            target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
+            connection.request("POST", target, body, {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            response.read()
+            if response.status >= 400:
+                raise OSError(f"HTTP {response.status} {response.reason}")
+        except (http.client.HTTPException, OSError, ValueError) as exc:
+            if getattr(connection, "cut", False):
+                raise OSError(f"no complete answer within {self.timeout:g} s") from None
+            raise OSError(str(exc) or type(exc).__name__) from None
+        finally:
+            timer.cancel()
+            connection.close()
+
+    @staticmethod
+    def _cut(connection) -> None:
+        connection.cut = True
+        with contextlib.suppress(OSError, AttributeError):
+            connection.sock.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked reading it
+
     def _run(self) -> None:
         while (record := self.pending.get()) is not None:
-            request = urllib.request.Request(self.url, json.dumps(record).encode(), {"Content-Type": "application/json"})
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    response.read()
+                self._post(json.dumps(record).encode())
                 self.sent += 1
-            except (urllib.error.URLError, OSError, ValueError) as exc:
+            except OSError as exc:
                 self.failed += 1
                 if self.failed == 1:  # once: a down endpoint must not flood the terminal
                     print(f"warning: --post {self.url} failed ({exc}); later failures are only counted", file=sys.stderr)

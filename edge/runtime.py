@@ -78,7 +78,18 @@ def load(path: str | Path, threads: int | None = None, spec: ModelSpec | None = 
         raise UserError(f"{path}: carries no model spec (labels, input size); export it with `convert quantize`, "
                         "or pass --labels FILE --size WxH [--scale S --offset O]")
     _check_spec(runner)
+    _warm_up(runner)
     return runner
+
+
+def _warm_up(runner: Runner) -> None:
+    """One invoke on a black frame, so that a file whose graph breaks the runtime's kernels fails here, at load, with
+    exit 2, rather than at the first camera frame (some damaged files load and then fail on invoke)."""
+    try:
+        runner.run(runner.input_from_pixels(np.zeros((1, *runner.spec.input_shape), np.uint8)))
+    except Exception as exc:  # each runtime raises its own classes; any failure here means the file cannot run
+        raise UserError(f"{runner.path}: loads but fails on its first run ({type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0][:200] if str(exc) else ''}); re-export it or copy it again") from None
 
 
 def _check_spec(runner: Runner) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Protocol
@@ -47,14 +48,23 @@ class ImageSource:
     ended = False
     counters: dict = {}
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, labels: tuple[str, ...] | None = None):
+        """PATH: an image, a folder of images, or of class folders whose names, where they are among LABELS, are the
+        truth its images are judged against."""
         path = self.target = Path(path)
         if is_class_folder(path):
             folder = class_folder(path, min_classes=1)
-            self.items = [(f, folder.classes[t]) for f, t in zip(folder.files, folder.targets)]
+            others = [name for name in folder.classes if labels is not None and name not in labels]
+            if others:
+                print(f"warning: {path}: folders {', '.join(others)} are not among the model's labels "
+                      f"({', '.join(labels)}); their images are classified but not judged", file=sys.stderr)
+            self.items = [(f, None if folder.classes[t] in others else folder.classes[t])
+                          for f, t in zip(folder.files, folder.targets)]
+            ignored = folder.ignored
         else:
-            self.items = [(f, None) for f in image_paths(path)]
-        self.skipped = 0
+            files, ignored = image_paths(path)
+            self.items = [(f, None) for f in files]
+        self.skipped = len(ignored)
 
     def __iter__(self) -> Iterator[Frame]:
         for index, (path, truth) in enumerate(self.items):
@@ -134,19 +144,20 @@ def camera_target(value: str) -> int | str:
     return int(value) if value.isdigit() else value
 
 
-SOURCES: dict[str, tuple[str, Callable[[str], Source]]] = {  # flag -> (its value in help, opener); one entry each
-    "camera": ("N", lambda value: CaptureSource(camera_target(value), "camera")),
-    "video": ("FILE", lambda value: CaptureSource(str(value), "video")),
-    "stream": ("URL", lambda value: CaptureSource(value, "stream")),
+SOURCES: dict[str, tuple[str, Callable[[str, tuple | None], Source]]] = {  # flag -> (its value in help, opener)
+    "camera": ("N", lambda value, labels: CaptureSource(camera_target(value), "camera")),
+    "video": ("FILE", lambda value, labels: CaptureSource(str(value), "video")),
+    "stream": ("URL", lambda value, labels: CaptureSource(value, "stream")),
     "images": ("PATH", ImageSource),
 }
 
 
-def open_source(given: dict[str, object]) -> Source:
-    """The one source among GIVEN (flag -> value or None); UserError unless exactly one is given."""
+def open_source(given: dict[str, object], labels: tuple[str, ...] | None = None) -> Source:
+    """The one source among GIVEN (flag -> value or None), for a model with LABELS (class folders are judged
+    against them); UserError unless exactly one is given."""
     chosen = [flag for flag, value in given.items() if value is not None]
     if len(chosen) != 1:
         flags = [f"--{flag} {metavar}" for flag, (metavar, _) in SOURCES.items()]
         raise UserError(f"give exactly one source: {', '.join(flags[:-1])} or {flags[-1]} "
                         f"(got {', '.join('--' + c for c in chosen) or 'none'})")
-    return SOURCES[chosen[0]][1](given[chosen[0]])
+    return SOURCES[chosen[0]][1](given[chosen[0]], labels)

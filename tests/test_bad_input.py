@@ -60,6 +60,28 @@ def test_unreadable_files_in_data_folder_are_skipped_and_counted(classify, expor
     assert '"skipped": 2' in result.stdout.splitlines()[-1] and '"frames": 100' in result.stdout.splitlines()[-1]
 
 
+def test_entries_that_are_in_no_class_or_not_files_are_warned_about_and_counted(classify, exported, tmp_path):
+    """Before: a photo beside the class folders, a FIFO, a looping link were passed over in silence, and a folder
+    named other than the labels was scored 0%."""
+    import json
+    import os
+
+    out_dir, _ = exported
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE / "test", data)
+    shutil.copy(next((SAMPLE / "test" / "muffin").iterdir()), data / "loose.jpg")
+    os.mkfifo(data / "muffin" / "pipe.jpg")
+    (data / "chihuahua" / "loop.jpg").symlink_to(data / "chihuahua" / "loop.jpg")
+    shutil.copytree(SAMPLE / "test" / "muffin", data / "Muffins")
+    result = classify("--model", out_dir / "muffins.tflite", "--images", data, "--json")
+    assert result.exit_code == 0, result.output
+    assert "ignored 1 entry (loose.jpg) that lie beside the class folders" in result.stderr
+    assert "(pipe.jpg) that are not regular files" in result.stderr and "(loop.jpg)" in result.stderr
+    assert "folders Muffins are not among the model's labels (chihuahua, muffin)" in result.stderr
+    summary = json.loads(result.stdout.splitlines()[-1])["summary"]
+    assert summary["skipped"] == 3 and summary["frames"] == 150 and summary["judged"] == 100, summary
+
+
 def test_folder_of_only_broken_files(classify, exported, tmp_path):
     out_dir, _ = exported
     (tmp_path / "a.jpg").write_bytes(b"nope")
@@ -148,3 +170,30 @@ def test_train_missing_weights_file(cli, tmp_path):
     result = cli.invoke(app, ["muffins", "--data", str(SAMPLE), "--weights", str(tmp_path / "none.weights.h5"),
                               "--out", str(tmp_path / "run")])
     assert result.exit_code == 2 and "--weights" in _error_line(result)
+
+
+@pytest.fixture
+def read_only(tmp_path):
+    """A folder nothing can be written in: chmod 555 for a user; root ignores modes, so sysfs for root."""
+    import os
+
+    if os.geteuid() == 0:
+        return "/sys/kernel"
+    folder = tmp_path / "read-only"
+    folder.mkdir(mode=0o555)
+    return folder
+
+
+@pytest.mark.parametrize("command", ["convert", "train", "bench"])
+def test_a_read_only_output_folder_is_refused_before_the_work(cli, trained, exported, read_only, command):
+    from benchmarks.bench import app as bench
+    from convert.cli import app as convert
+    from train.cli import app as train
+
+    app, args = {
+        "convert": (convert, ["quantize", trained, "--data", SAMPLE / "test", "--out-dir", read_only]),
+        "train": (train, ["muffins", "--data", SAMPLE, "--model", "edge_cnn", "--epochs", "1", "--out", f"{read_only}/run"]),
+        "bench": (bench, ["--model", exported[0] / "muffins.tflite", "--runs", "20", "--out", f"{read_only}/bench"]),
+    }[command]
+    result = cli.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 2 and f"{read_only}: cannot write there" in _error_line(result), result.output

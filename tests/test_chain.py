@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pathlib
 import zipfile
 
 import numpy as np
@@ -52,7 +53,10 @@ def test_exports_reload_with_spec_and_match_float_model(exported, trained, name)
     row = next(r for r in report["rows"] if r["format"] == name)
     assert embedded.parity == {k: row[k] for k in ("accuracy", "drop", "agreement")}
     assert embedded.export_options == {"target": "any"}
-    assert dataclasses.replace(embedded, parity={}, export_options={}) == spec.provenance
+    trained_on = pathlib.Path(spec.provenance.train_data)
+    assert trained_on.is_absolute() and embedded.train_data == trained_on.name, "a device file names no host path"
+    assert str(trained_on).encode() not in runner.path.read_bytes()
+    assert dataclasses.replace(embedded, parity={}, export_options={}, train_data=str(trained_on)) == spec.provenance
     assert dataclasses.replace(runner.spec, provenance=spec.provenance) == spec
     images = [read_image(p) for p in sorted((SAMPLE / "test" / "muffin").iterdir())[:8]]
     batch = np.stack([prepare(image, spec) for image in images])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 import types
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -157,3 +158,39 @@ def test_camera_flag_values(value, expected):
     from edge.sources import camera_target
 
     assert camera_target(value) == expected
+
+
+class _Dripping(BaseHTTPRequestHandler):
+    """An endpoint that answers one byte every 0.3 s: a socket timeout never fires, only a deadline ends it."""
+
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        self.rfile.read(int(self.headers["Content-Length"]))
+        for byte in b"HTTP/1.1 204 No Content\r\n\r\n":
+            try:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+            except OSError:
+                return
+            time.sleep(0.3)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_dripping_post_endpoint_is_given_up_at_the_deadline(capsys):
+    from http.server import ThreadingHTTPServer
+
+    from edge.outputs import Poster
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Dripping)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        poster = Poster(f"http://127.0.0.1:{server.server_port}/events", timeout=1.0)
+        started = time.perf_counter()
+        poster.send({"label": "muffin"})
+        counters = poster.close(wait=5.0)
+        seconds = time.perf_counter() - started
+    finally:
+        server.shutdown()
+    assert counters == {"posted": 0, "post_failed": 1, "post_dropped": 0} and seconds < 2.5, (counters, seconds)
+    assert "no complete answer within 1 s" in capsys.readouterr().err

@@ -70,11 +70,17 @@ def test_out_dir_that_cannot_be_created(cli, trained, tmp_path):
 
 
 @pytest.mark.parametrize("target, weights", [("any", "QUInt8"), ("arm64", "QInt8")])
-def test_onnx_int8_scheme_follows_the_target_and_is_recorded(cli, trained, tmp_path, target, weights):
+def test_onnx_int8_scheme_follows_the_target_and_is_recorded(cli, trained, tmp_path, target, weights, monkeypatch):
+    """... and onnxruntime's quantiser makes its temporary copies in the run's scratch folder, which goes at the end
+    (they went to the system's temporary folder, where a killed run left 70 MB each time)."""
     import json
+    import tempfile
 
     from convert.cli import app
     from edge import runtime
+
+    made, real_mkdtemp = [], tempfile.mkdtemp
+    monkeypatch.setattr(tempfile, "mkdtemp", lambda *a, **k: made.append(real_mkdtemp(*a, **k)) or made[-1])
 
     config = tmp_path / "gate.toml"  # this test is about the recorded scheme, not the gate: it accepts any figures
     config.write_text("[parity]\nmax_drop = 100.0\nmin_agreement = 0.0\n")
@@ -85,3 +91,5 @@ def test_onnx_int8_scheme_follows_the_target_and_is_recorded(cli, trained, tmp_p
     assert runner.spec.provenance.export_options == {"target": target}
     assert f"weights={weights} per_channel" in runner.describe()["metadata"]["quantization"]
     assert json.loads((tmp_path / "parity.json").read_text())["rows"][1]["format"] == "onnx_int8"
+    assert made and all(pathlib.Path(folder).is_relative_to(tmp_path) for folder in made), made
+    assert not list(tmp_path.glob(".partial-*")), list(tmp_path.iterdir())

@@ -198,3 +198,49 @@ def test_a_video_that_does_not_play_back_is_not_saved(exported, tmp_path):
     refused = subprocess.run([*command, "--save-video", str(tmp_path / "folder.avi")], capture_output=True, text=True,
                              cwd=REPO, env=env, timeout=120)
     assert refused.returncode == 2 and "folder.avi: is a folder" in refused.stderr, refused.stderr[-1500:]
+
+
+def test_every_export_carries_a_checksum_that_finds_flipped_bits(exported, tmp_path):
+    """20 single-bit flips spread over each file: the runtimes load most of them unnoticed (13 of 20 TFLite files
+    did before the checksum); now every one is refused at load, naming the file."""
+    from edge import runtime
+
+    for path in sorted(p for p in exported[0].iterdir() if p.suffix in (".tflite", ".onnx")):
+        good = path.read_bytes()
+        assert runtime.load(path, 1).spec is not None
+        for n, at in enumerate(np.linspace(64, len(good) - 64, 20).astype(int)):
+            flipped = bytearray(good)
+            flipped[at] ^= 1 << (n % 8)
+            damaged = tmp_path / f"flipped{path.suffix}"
+            damaged.write_bytes(bytes(flipped))
+            with pytest.raises(UserError, match=r"flipped\.(tflite|onnx): "):
+                runtime.load(damaged, 1)
+
+
+def test_a_flipped_bit_ends_edge_classify_with_exit_2(exported, tmp_path):
+    data = bytearray((exported[0] / "muffins.tflite").read_bytes())
+    data[len(data) // 2] ^= 0x10
+    damaged = tmp_path / "muffins.tflite"
+    damaged.write_bytes(bytes(data))
+    run = subprocess.run([sys.executable, "-m", "edge.classify", "--model", str(damaged), "--images",
+                          str(next((SAMPLE / "test" / "muffin").iterdir()))], capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 2 and "muffins.tflite: checksum mismatch" in run.stderr, run.stderr
+
+
+def test_a_model_that_loads_but_cannot_run_fails_at_load(tmp_path):
+    """A graph onnxruntime accepts and then fails to run (a Reshape to a size the input does not have): refused at
+    load by the one warm-up invoke, not at the first camera frame."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from edge import runtime
+
+    shape = numpy_helper.from_array(np.array([1, 2], np.int64), "shape")
+    graph = helper.make_graph([helper.make_node("Reshape", ["x", "shape"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 48, 48, 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])], [shape])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "broken.onnx"))
+    with pytest.raises(UserError, match="broken.onnx: loads but fails on its first run"):
+        runtime.load(tmp_path / "broken.onnx", 1, spec=SPEC)

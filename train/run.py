@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.atomic import staged_folder, write_text
+from edge.atomic import staged_folder, writable_folder, write_text
+from edge.errors import UserError
 from keras_io import archive
 from train import distribute, end_to_end, evaluation, transfer
 from train.config import TrainConfig
@@ -99,6 +100,9 @@ def run(recipe: str, data: Path | None, out: Path, config: TrainConfig) -> RunMe
     """Train RECIPE (a name in train/recipes.py:RECIPES) on DATA as CONFIG says and write the run folder OUT; None
     in a process other than the chief, which trains its share and writes nothing."""
     started = time.perf_counter()
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: is a file; a run writes a folder, pick a folder name")
+    writable_folder(out.absolute().parent, "--out")  # before training, not after it
     builder = RECIPES[recipe].models[config.model]
     if builder is None:
         transfer.check(config)
