@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import flatbuffers
@@ -16,6 +17,7 @@ from edge.spec import SPEC_KEY, ModelSpec
 def embed_tflite(model_bytes: bytes, spec: ModelSpec) -> bytes:
     """The TFLite flatbuffer with SPEC as metadata entry `edge_spec` (replacing an older one) and the file's
     checksum (edge/metadata.py) as `edge_checksum`."""
+    spec = replace(spec, checksum="crc32")
     model = schema.ModelT.InitFromPackedBuf(model_bytes, 0)
     ours = (SPEC_KEY, SPEC_KEY.encode(), CHECKSUM_KEY, CHECKSUM_KEY.encode())
     model.metadata = [m for m in (model.metadata or []) if m.name not in ours]
@@ -56,6 +58,7 @@ def embed_file(path: Path, spec: ModelSpec) -> None:
     if format_of(path).runtime == "tflite":
         path.write_bytes(embed_tflite(path.read_bytes(), spec))
         return
+    spec = replace(spec, checksum="crc32")
     embed_onnx_props(path, **{SPEC_KEY: spec.to_json(), CHECKSUM_KEY: (CHECKSUM_PREFIX + UNSET_DIGITS).decode()})
     packed = bytearray(path.read_bytes())
     digits = packed.find(ONNX_CHECKSUM_MARKER) + len(ONNX_CHECKSUM_MARKER)

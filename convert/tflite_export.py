@@ -56,13 +56,13 @@ def _convert(converter, path: Path, model) -> None:
             raise
         raise UserError(f"{path.name}: TFLite builtins lack {', '.join(ops)} (used by layers: {', '.join(layers) or 'unknown'}); "
                         "replace those layers, since device runtimes have no Flex (TensorFlow) ops") from None
-    path.write_bytes(without_inner_names(flatbuffer))
+    path.write_bytes(short_inner_names(flatbuffer))
 
 
-def without_inner_names(flatbuffer: bytes) -> bytes:
-    """FLATBUFFER without the names of its inner tensors; inputs, outputs and signatures keep theirs. The converter
-    names a fused op's output after every layer in it: 3% of a 150 KB model. (LiteRT's flatbuffer_utils.strip_strings
-    drops all of them and the signatures too.)"""
+def short_inner_names(flatbuffer: bytes) -> bytes:
+    """FLATBUFFER with its inner tensors named t<index>; inputs, outputs and signatures keep their names. The
+    converter names a fused op's output after every layer in it: 3% of a 150 KB model. No name at all (what LiteRT's
+    flatbuffer_utils.strip_strings leaves) crashes OpenCV's TFLite reader (cv2.dnn.readNetFromTFLite, exit 139)."""
     from ai_edge_litert import schema_py_generated as schema
 
     from convert.metadata import pack_tflite
@@ -72,7 +72,7 @@ def without_inner_names(flatbuffer: bytes) -> bytes:
         kept = set(graph.inputs) | set(graph.outputs)
         for index, tensor in enumerate(graph.tensors):
             if index not in kept:
-                tensor.name = None
+                tensor.name = f"t{index}"
     return pack_tflite(model)
 
 

@@ -1,5 +1,7 @@
 """Write outputs under a temporary name and rename them when complete, so no half-written file or folder keeps the
-final name: a crash or Ctrl-C leaves the earlier output, or nothing."""
+final name: a crash or Ctrl-C leaves the earlier output, or nothing. What is renamed is on the disk first (fsync of
+its files and folders, then of the folder that holds the new name): a Raspberry Pi that loses power right after a
+write must not find a zero-length model under the final name, which a rename alone allows on ext4 and FAT."""
 
 from __future__ import annotations
 
@@ -55,13 +57,40 @@ def writable_folder(folder: str | Path, flag: str) -> Path:
     return folder
 
 
+def durable(path: Path) -> None:
+    """Flush PATH to the disk: a file, or a folder with everything in it."""
+    for item in ([path] if path.is_file() else [*path.rglob("*"), path]):
+        fd = os.open(item, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        except OSError:  # some file systems (and /proc-like ones) cannot fsync a folder; the files are what matter
+            if not item.is_dir():
+                raise
+        finally:
+            os.close(fd)
+
+
+def durable_rename(tmp: Path, final: Path) -> None:
+    """Rename TMP to FINAL once TMP is on the disk, then make the new name itself durable."""
+    durable(tmp)
+    os.replace(tmp, final)
+    with contextlib.suppress(OSError):
+        fd = os.open(final.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 @contextlib.contextmanager
 def atomic_path(final: str | Path):
-    """Yield a temporary path beside FINAL (same suffix); rename it to FINAL if the block succeeds, delete it otherwise."""
+    """Yield a temporary path beside FINAL (same suffix); rename it to FINAL, durably, if the block succeeds, delete
+    it otherwise."""
+    final = Path(final)
     tmp = partial_name(final)
     try:
         yield tmp
-        os.replace(tmp, final)
+        durable_rename(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -86,6 +115,7 @@ def staged_folder(final: str | Path, flag: str = "--out", keep_first: bool = Fal
         yield tmp
         if keep_first:
             try:
+                durable(tmp)
                 os.rename(tmp, final)
             except OSError:
                 if not final.is_dir():  # a real failure, not another process's entry completed first
@@ -93,9 +123,9 @@ def staged_folder(final: str | Path, flag: str = "--out", keep_first: bool = Fal
         elif final.exists():
             old = final.with_name(f".old-{os.getpid()}-{final.name}")
             os.replace(final, old)
-            os.replace(tmp, final)
+            durable_rename(tmp, final)
             shutil.rmtree(old)
         else:
-            os.replace(tmp, final)
+            durable_rename(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -106,7 +106,7 @@ def read_tflite_spec(path: Path) -> ModelSpec | None:
         if span[1] - span[0] != len(CHECKSUM_PREFIX) + 8 or not buf.startswith(CHECKSUM_PREFIX, span[0]):
             raise UserError(f"{path}: its {CHECKSUM_KEY} entry is damaged; re-export the model or copy it again")
         verify_checksum(buf, span[0] + len(CHECKSUM_PREFIX), path)
-    return ModelSpec.from_json(text, str(path)) if text else None
+    return _unless_checksum_lost(ModelSpec.from_json(text, str(path)) if text else None, span is not None, path)
 
 
 def spec_from_onnx_metadata(props: dict[str, str], path: Path) -> ModelSpec | None:
@@ -119,7 +119,15 @@ def spec_from_onnx_metadata(props: dict[str, str], path: Path) -> ModelSpec | No
             raise UserError(f"{path}: its {CHECKSUM_KEY} entry is damaged; re-export the model or copy it again")
         verify_checksum(buf, found + len(ONNX_CHECKSUM_MARKER), path)
     text = props.get(SPEC_KEY)
-    return ModelSpec.from_json(text, str(path)) if text else None
+    return _unless_checksum_lost(ModelSpec.from_json(text, str(path)) if text else None, CHECKSUM_KEY in props, path)
+
+
+def _unless_checksum_lost(spec: ModelSpec | None, has_checksum: bool, path: Path) -> ModelSpec | None:
+    """SPEC, unless it says the file carries a checksum and the file has none: damage hit the checksum entry."""
+    if spec is not None and spec.checksum and not has_checksum:
+        raise UserError(f"{path}: its {CHECKSUM_KEY} entry is missing though its spec names one: the file was damaged; "
+                        "copy it again or re-export it")
+    return spec
 
 
 def file_checksum(buf: bytes, digits: int) -> bytes:

@@ -29,17 +29,20 @@ class OnnxRunner:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception classes for bad files
             raise UserError(f"{path}: onnxruntime cannot load it ({str(exc).splitlines()[0][:200]}); re-export it") from None
-        self.spec = spec_from_onnx_metadata(self.session.get_modelmeta().custom_metadata_map, path)
+        try:
+            self.props = self.session.get_modelmeta().custom_metadata_map
+        except UnicodeDecodeError:
+            raise UserError(f"{path}: its metadata is not UTF-8 text (a damaged file); copy it again or re-export it") from None
+        self.spec = spec_from_onnx_metadata(self.props, path)
         self.input_name = self.session.get_inputs()[0].name
 
     def describe(self) -> dict:
         """Input and output tensors, and the file's metadata other than the spec (opset, quantisation scheme)."""
         def tensor(t):
             return {"name": t.name, "shape": list(t.shape), "dtype": t.type}
-        props = self.session.get_modelmeta().custom_metadata_map
         return {"inputs": [tensor(t) for t in self.session.get_inputs()],
                 "outputs": [tensor(t) for t in self.session.get_outputs()],
-                "metadata": {k: v for k, v in props.items() if k != SPEC_KEY}}
+                "metadata": {k: v for k, v in self.props.items() if k != SPEC_KEY}}
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: batch.astype(np.float32, copy=False)})[0]

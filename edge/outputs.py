@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.atomic import partial_name
+from edge.atomic import durable_rename, partial_name
 from edge.errors import UserError
 
 CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
@@ -69,7 +69,7 @@ class VideoRecorder:
                 if not plays_back(self.tmp, self.frames):
                     raise UserError(f"--save-video {self.path}: the video written does not play back ({self.frames} "
                                     "frames; disk full?); nothing was saved under that name")
-                os.replace(self.tmp, self.path)
+                durable_rename(self.tmp, self.path)
         finally:
             self.tmp.unlink(missing_ok=True)
 

@@ -11,6 +11,7 @@ from edge.errors import UserError
 TASKS = ("binary", "multiclass", "regression")
 COLOR_ORDERS = ("rgb", "bgr", "gray", "none")  # "none": raw arrays (e.g. 4-channel elevation tiles), not photos
 RESIZE_MODES = ("stretch", "center_crop", "letterbox")
+CHECKSUMS = ("", "crc32")  # "": a spec outside a model file, or a file exported before checksums
 SPEC_KEY = "edge_spec"  # name of the entry that carries the spec inside every model file
 MAX_SIDE, MAX_CHANNELS, MAX_LABEL_CHARS = 8192, 64, 200  # beyond any real model: a spec past them is refused
 MAX_SPEC_BYTES = 1 << 20  # a spec is under a kilobyte; a larger entry in a model file is refused, never read whole
@@ -59,6 +60,7 @@ class ModelSpec:
     scale: float = 1 / 255
     offset: float = 0.0
     provenance: Provenance = field(default_factory=Provenance)
+    checksum: str = ""  # "crc32" where the file also carries an edge_checksum entry: a file that lost it is damaged
 
     def __post_init__(self):
         if isinstance(self.labels, list):
@@ -77,6 +79,8 @@ class ModelSpec:
                                                          and label.isprintable() for label in self.labels):
             raise UserError(f"spec: labels must be a list of printable names of 1 to {MAX_LABEL_CHARS} characters "
                             f"(no newlines or control characters), got {str(self.labels)[:80]}")
+        if self.checksum not in CHECKSUMS:
+            raise UserError(f"spec: checksum {self.checksum!r} is not one of {', '.join(map(repr, CHECKSUMS))}")
         if self.task not in TASKS:
             raise UserError(f"spec: task {self.task!r} is not one of {', '.join(TASKS)}")
         if self.color_order not in COLOR_ORDERS:

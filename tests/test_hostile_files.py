@@ -171,6 +171,37 @@ def test_what_a_killed_write_left_behind_is_removed_by_the_next_write(tmp_path):
     assert (tmp_path / "model.tflite").read_bytes() == b"complete" and (tmp_path / "run" / "metrics.json").is_file()
 
 
+def test_what_gets_a_final_name_is_on_the_disk_first(tmp_path, monkeypatch):
+    """A Pi losing power after a bare rename can find a zero-length file under the final name (ext4 and FAT commit
+    the rename before the data): each file and folder is fsynced before its rename, and the folder holding the new
+    name after it. The real fsync and rename run; the test only records their order."""
+    from edge.atomic import atomic_path, staged_folder
+
+    events, real_fsync, real_replace = [], os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(src, dst):
+        events.append(("rename", str(src), str(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    with atomic_path(tmp_path / "model.tflite") as tmp:
+        tmp.write_bytes(b"complete")
+    with staged_folder(tmp_path / "run") as folder:
+        (folder / "metrics.json").write_text("{}")
+    renames = [i for i, e in enumerate(events) if e[0] == "rename"]
+    for index in renames:
+        _, src, dst = events[index]
+        synced = [e[1] for e in events[:index] if e[0] == "fsync"]
+        assert src in synced and ("run" not in dst or f"{src}/metrics.json" in synced), events
+        assert ("fsync", str(tmp_path)) == events[index + 1], "the new name itself made durable"
+    assert len(renames) == 2 and (tmp_path / "model.tflite").read_bytes() == b"complete"
+
+
 def _limited_file_size(limit: int):
     """A child process whose files stop growing at LIMIT bytes, as on a full disk (writes fail with EFBIG)."""
     import resource
