@@ -18,6 +18,7 @@ from edge.errors import UserError
 from edge.formats import DEFAULT_FORMATS, FORMATS
 from edge.tables import markdown
 from keras_io.archive import checked_spec
+from keras_io.startup import require_training
 
 app = typer.Typer(add_completion=False, help=__doc__, epilog=EXIT_CODES, no_args_is_help=True)
 
@@ -109,6 +110,7 @@ def quantize(
     """Export MODEL.keras (int8 TFLite, fp32 and int8 ONNX by default), check each against the float model on
     --data, write parity.json; exit 0 pass, 1 parity failure, 2 bad input."""
     with user_errors(debug):
+        require_training("convert quantize")
         names = _parse_formats(formats)
         thresholds = _thresholds(config, max_drop=max_drop, min_agreement=min_agreement, max_mse_increase=max_mse_increase)
         options = resolved_options(names, {"target": target.value} if target else {})

@@ -74,14 +74,36 @@ def _writes_to_fd2(stream) -> bool:
         return False
 
 
+# What --version reports beside the toolkit: the runtimes and libraries whose versions decide what a model does.
+COMPONENTS = ("numpy", "opencv-python-headless", "opencv-python", "ai-edge-litert", "tflite-runtime", "onnxruntime",
+              "tensorflow", "tensorflow-cpu", "keras", "jax")
+
+
+def versions() -> dict[str, str]:
+    """Python and each installed COMPONENT's version (from package metadata: nothing is imported)."""
+    import platform
+    from importlib import metadata
+
+    found = {"python": f"{platform.python_version()} ({platform.machine()})"}
+    for name in COMPONENTS:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
 def _print_version(value: bool) -> None:
     if value:
         from edge import __version__
 
         typer.echo(f"edge-classifier-toolkit {__version__}")
+        for name, version in versions().items():
+            typer.echo(f"  {name} {version}")
         raise typer.Exit()
 
 
 def version_option():
-    """The --version flag every command has: answers before anything heavy is imported."""
-    return typer.Option(False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    """The --version flag every command has: the toolkit's version and its runtimes', without importing any."""
+    return typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                        help="Print the version, with Python's and the runtimes', and exit.")

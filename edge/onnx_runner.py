@@ -18,7 +18,11 @@ class OnnxRunner:
     """An .onnx model on onnxruntime's CPU provider."""
 
     def __init__(self, path: Path, threads: int):
-        import onnxruntime as ort
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise UserError("running .onnx models needs onnxruntime: pip install onnxruntime "
+                            "(or the toolkit's edge or edge-onnx extra)") from None
 
         self.runtime = f"onnxruntime {ort.__version__}"
         options = ort.SessionOptions()

@@ -48,7 +48,8 @@ def tflite_interpreter_class():
 
         return tf.lite.Interpreter, f"tensorflow {tf.__version__} tf.lite"
     except ImportError:
-        raise UserError("running .tflite models needs a TFLite runtime: pip install ai-edge-litert") from None
+        raise UserError("running .tflite models needs a TFLite runtime: pip install ai-edge-litert "
+                        "(or the toolkit's edge or edge-tflite extra)") from None
 
 
 @register_runner("tflite")

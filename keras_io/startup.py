@@ -29,3 +29,19 @@ def prepare() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if keras_backend() != "jax" and "jax" not in sys.modules:
         sys.modules["jax"] = None  # `import jax` raises ImportError, which tf.lite expects when JAX is absent
+
+
+TRAINING = ("keras", "tensorflow")  # what train and convert quantize import; a device install (.[edge]) has neither
+
+
+def require_training(command: str) -> None:
+    """UserError naming the pip command when COMMAND runs in an install without Keras and TensorFlow (a device
+    install: edge-classify, edge-bench and convert inspect work there)."""
+    from importlib.util import find_spec
+
+    from edge.errors import UserError
+
+    missing = [name for name in TRAINING if find_spec(name) is None]
+    if missing:
+        raise UserError(f"{command} needs {' and '.join(missing)}, which this install lacks (a device install runs "
+                        "edge-classify, edge-bench and convert inspect): pip install 'edge-classifier-toolkit[train]'")

@@ -35,6 +35,14 @@ def test_help_and_version_answer_without_tensorflow(command):
         assert result.stdout.strip().endswith(f"exit {code}"), (args, result.stdout[-500:], result.stderr[-2000:])
     assert "Usage" in subprocess.run([sys.executable, "-c", BLOCKED, COMMANDS[command], "--help"],
                                      capture_output=True, text=True, cwd=REPO).stdout
+    from importlib import metadata
+
+    from edge import __version__
+
+    lines = subprocess.run([sys.executable, "-c", BLOCKED, COMMANDS[command], "--version"], capture_output=True,
+                           text=True, cwd=REPO).stdout.splitlines()
+    assert lines[0] == f"edge-classifier-toolkit {__version__}" and lines[1].startswith("  python 3.")
+    assert f"  onnxruntime {metadata.version('onnxruntime')}" in lines and f"  numpy {metadata.version('numpy')}" in lines
 
 
 def test_usage_errors_answer_without_tensorflow():

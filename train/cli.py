@@ -11,6 +11,7 @@ from typing import Optional
 import typer
 
 from edge.console import EXIT_CODES, user_errors, version_option
+from keras_io.startup import require_training
 from train.config import config_fields, resolve
 from train.recipes import RECIPES, SCALE_FLAGS, Recipe
 
@@ -81,9 +82,10 @@ def recipe_command(name: str, recipe: Recipe):
     parameters = fixed + [_parameter(recipe, field) for field in recipe.flags + SCALE_FLAGS]
 
     def command(data, out, **given):
-        from train.run import run
-
         with user_errors():
+            require_training("train")
+            from train.run import run
+
             given = {key: value.value if isinstance(value, Enum) else value for key, value in given.items()}
             config = resolve(recipe.defaults_for(given.get("model")), given)
             metrics = run(name, data, out, config)
@@ -97,9 +99,10 @@ def recipe_command(name: str, recipe: Recipe):
 
 def report(run_folder: Path = typer.Argument(..., help="A run folder that `train` wrote.")):
     """Redraw the evaluation report (plots and report.md) of a run folder."""
-    from train import report as report_module
-
     with user_errors():
+        require_training("train report")
+        from train import report as report_module
+
         typer.echo(f"wrote {report_module.write(run_folder)}")
 
 
