@@ -32,10 +32,11 @@ from edge.folders import any_images, class_folder, read_xy
 from edge.formats import FORMATS
 from edge.postprocess import class_indices
 from edge.preprocess import normalize, prepare, read_image, to_pixels
+from edge.progress import progress
 from edge.tables import markdown
 from edge.tflite_runner import tflite_interpreter_class
 
-app = typer.Typer(add_completion=False, help=__doc__, epilog=EXIT_CODES, invoke_without_command=True)
+app = typer.Typer(add_completion=True, help=__doc__, epilog=EXIT_CODES, invoke_without_command=True)
 
 COLUMNS = ["model", "format", "runtime", "threads", "median_ms", "p90_ms", "p99_ms", "min_ms", "images_per_s", "size_mb",
            "load_ms", "rss_mb", "accuracy", "agreement", "mse", "max_abs_diff", "preprocess_ms", "status"]
@@ -179,7 +180,7 @@ def _time(subjects: list[Subject], runs: int, seconds: Optional[float]) -> bool:
     """Interleaved timing rounds; False when Ctrl-C or the --seconds budget cut them short."""
     per_round, started = max(1, runs // ROUNDS), time.perf_counter()
     try:
-        for _ in range(ROUNDS):
+        for _ in progress(range(ROUNDS), ROUNDS, f"timing {len(subjects)} model x thread rows", "rounds"):
             for subject in subjects:
                 for i in range(per_round):
                     x = subject.inputs[(len(subject.times) + i) % len(subject.inputs)]

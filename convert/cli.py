@@ -20,7 +20,7 @@ from edge.tables import markdown
 from keras_io.archive import checked_spec
 from keras_io.startup import require_training
 
-app = typer.Typer(add_completion=False, help=__doc__, epilog=EXIT_CODES, no_args_is_help=True)
+app = typer.Typer(add_completion=True, help=__doc__, epilog=EXIT_CODES, no_args_is_help=True)
 
 
 @app.callback()

@@ -15,6 +15,7 @@ import numpy as np
 from edge.errors import UserError
 from edge.folders import LabelledFolder, class_folder, load_pixels, read_xy
 from edge.preprocess import normalize, to_pixels
+from edge.progress import progress
 from edge.spec import ModelSpec
 
 BATCH = 32  # examples per predict call: bounds the activations any runner holds at once
@@ -30,14 +31,15 @@ class Examples:
     def __len__(self) -> int:
         return len(self.pixels)
 
-    def batches(self, size: int = BATCH) -> Iterator[np.ndarray]:
-        """Float32 model inputs, SIZE examples at a time, in order."""
-        for start in range(0, len(self), size):
+    def batches(self, size: int = BATCH, what: str = "") -> Iterator[np.ndarray]:
+        """Float32 model inputs, SIZE examples at a time, in order; with WHAT, counted on a progress bar."""
+        starts = range(0, len(self), size)
+        for start in progress(starts, len(starts), what, "batches") if what else starts:
             yield normalize(self.pixels[start : start + size], self.spec)
 
-    def scores(self, predict: Callable[[np.ndarray], np.ndarray], size: int = BATCH) -> np.ndarray:
-        """PREDICT (float batch -> scores) over every example, batch by batch."""
-        return np.concatenate([np.asarray(predict(batch)) for batch in self.batches(size)])
+    def scores(self, predict: Callable[[np.ndarray], np.ndarray], size: int = BATCH, what: str = "") -> np.ndarray:
+        """PREDICT (float batch -> scores) over every example, batch by batch (WHAT names the progress bar)."""
+        return np.concatenate([np.asarray(predict(batch)) for batch in self.batches(size, what)])
 
 
 def _arrays(path: Path, spec: ModelSpec, flag: str) -> tuple[np.ndarray, np.ndarray]:

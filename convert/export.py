@@ -46,7 +46,7 @@ def export_and_check(name: str, model, spec, calibration: examples.Examples, tes
     try:
         with atomic_path(final) as tmp:
             note = EXPORTERS.find(name)(model, spec, calibration, tmp, work, **taken)
-            scores = test.scores(runtime.load(tmp, threads, spec=spec).predict)
+            scores = test.scores(runtime.load(tmp, threads, spec=spec).predict, what=f"{name} on the test images")
             if spec.task == "regression":
                 row = compare_regression(name, scores, float_scores, test.targets, thresholds)
                 figures = ("mse", "mse_increase")
@@ -131,7 +131,7 @@ def _quantize(model_path, data, out_dir, names, thresholds, calib, calib_count, 
     calibration = examples.calibration(calib_source, spec, calib_count)
     spec = spec.with_provenance(train_data=Path(spec.provenance.train_data).name)  # no path of this host on devices
     say(f"calibrating on {len(calibration)} examples from {calib_source}; evaluating on {len(test)} from {data}")
-    float_scores = test.scores(model.predict_on_batch)
+    float_scores = test.scores(model.predict_on_batch, what="float model on the test images")
     rows = [{"format": "keras (float)", "file": model_path.name, "size_mb": model_path.stat().st_size / 1e6,
              **reference_row(float_scores, test.targets, spec), "status": "reference"}]
     (out_dir / "parity.json").unlink(missing_ok=True)  # a report from an earlier run must not outlive a failed one

@@ -141,7 +141,7 @@ def calibrate(prepared: Path, calibration: Examples, method: str, work: Path, ch
         calibrator.collector = _fast_percentile_collector(calibrator)
     chunk = chunk or chunk_size(bytes_per_image(calibrator.infer_session), len(calibration), available_bytes())
     with contextlib.redirect_stdout(io.StringIO()):  # histogram collectors print progress
-        for inputs in calibration.batches(chunk):
+        for inputs in calibration.batches(chunk, "calibrating ONNX int8"):
             calibrator.collect_data(_Chunk(inputs))
         return calibrator.compute_data()
 

@@ -109,7 +109,7 @@ def _int8_converter(model, calibration: Examples):
     tf, converter = _converter(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     size = calibration_batch(len(calibration))
-    converter.representative_dataset = lambda: ([x] for x in calibration.batches(size))
+    converter.representative_dataset = lambda: ([x] for x in calibration.batches(size, "calibrating TFLite int8"))
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     return tf, converter
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import json
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ from edge.loop import Prediction
 from edge.sources import open_source
 from edge.spec import ModelSpec
 
-app = typer.Typer(add_completion=False, help=__doc__, epilog=EXIT_CODES)
+app = typer.Typer(add_completion=True, help=__doc__, epilog=EXIT_CODES)
 
 
 def _stop_on_sigterm() -> None:
@@ -170,6 +171,7 @@ def classify(
         runner = runtime.load(model, threads, spec=_spec_from_flags(labels, size, scale, offset))
         source = open_source({"camera": camera, "video": video, "stream": stream, "images": images},
                              runner.spec.labels if runner.spec.task != "regression" else None)
+        source.bar = source.kind == "images" and not sys.stdout.isatty()  # the lines go to a file: show how far it is
         sinks = [Printer(source.kind, json_lines, changes_only), *([Changes(post, source.kind)] if post else []),
                  *([Overlay(save_video, show, getattr(source, "fps", 0.0))] if save_video or show else [])]
         _stop_on_sigterm()

@@ -10,6 +10,7 @@ import numpy as np
 
 from edge.errors import UserError
 from edge.preprocess import read_image
+from edge.progress import progress
 
 
 def _entries(folder: Path) -> tuple[list[Path], list[Path], list[Path]]:
@@ -113,10 +114,13 @@ def decoded(folder: LabelledFolder, to_pixels, workers: int = 8):
 
     block = 8 * workers
     with ThreadPoolExecutor(workers) as pool:
-        for start in range(0, len(folder.files), block):
-            for index, image in enumerate(pool.map(decode, folder.files[start : start + block]), start):
-                if image is not None:
-                    yield index, image
+        def in_order():
+            for start in range(0, len(folder.files), block):
+                yield from pool.map(decode, folder.files[start : start + block])
+
+        for index, image in enumerate(progress(in_order(), len(folder.files), f"decoding {folder.root.name}", "files")):
+            if image is not None:
+                yield index, image
 
 
 def kept_targets(folder: LabelledFolder, keep: list[int]) -> np.ndarray:

@@ -14,6 +14,7 @@ from edge.capture import LiveReader
 from edge.errors import UserError
 from edge.folders import class_folder, image_paths, is_class_folder, warn_skipped
 from edge.preprocess import read_image
+from edge.progress import progress
 
 PICAM = "picam"  # --camera picam: the Raspberry Pi camera through picamera2
 
@@ -47,6 +48,7 @@ class ImageSource:
     kind = "images"
     ended = False
     counters: dict = {}
+    bar = False  # count the images on a progress bar (edge/progress.py), for a run whose lines are piped away
 
     def __init__(self, path: str | Path, labels: tuple[str, ...] | None = None):
         """PATH: an image, a folder of images, or of class folders whose names, where they are among LABELS, are the
@@ -67,7 +69,8 @@ class ImageSource:
         self.skipped = len(ignored)
 
     def __iter__(self) -> Iterator[Frame]:
-        for index, (path, truth) in enumerate(self.items):
+        items = progress(self.items, len(self.items), f"classifying {self.target.name}", "images") if self.bar else self.items
+        for index, (path, truth) in enumerate(items):
             try:
                 image = read_image(path)
             except UserError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -59,3 +60,32 @@ def exported(trained, tmp_path_factory, cli) -> tuple[Path, dict]:
                               "--formats", ",".join(FORMATS)])
     assert result.exit_code == 0, result.output
     return out_dir, json.loads((out_dir / "parity.json").read_text())
+
+
+def with_terminal_stderr(command: list[str]) -> tuple[str, str]:
+    """(stdout, stderr) of COMMAND run with stdout piped and stderr on a pseudo-terminal, as a person watching it
+    while its lines go to a file sees it."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))  # a terminal 120 columns wide
+    try:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=follower, text=True, cwd=REPO)
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal's other end closed
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        stdout = process.communicate(timeout=300)[0]
+    finally:
+        os.close(leader)
+    return stdout, b"".join(chunks).decode(errors="replace")

@@ -4,6 +4,7 @@ local HTTP server (also one that is down), and the picamera2 source."""
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import threading
 import time
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 
 from edge.preprocess import read_image
-from tests.conftest import SAMPLE
+from tests.conftest import REPO, SAMPLE, with_terminal_stderr
 
 
 def _alternating_clip(tmp_path, runs=(3, 3, 3, 3)):
@@ -194,3 +195,20 @@ def test_a_dripping_post_endpoint_is_given_up_at_the_deadline(capsys):
         server.shutdown()
     assert counters == {"posted": 0, "post_failed": 1, "post_dropped": 0} and seconds < 2.5, (counters, seconds)
     assert "no complete answer within 1 s" in capsys.readouterr().err
+
+
+def test_a_progress_bar_shows_only_on_a_terminal(exported):
+    command = [sys.executable, "-m", "edge.classify", "--model", str(exported[0] / "muffins.tflite"),
+               "--images", str(SAMPLE / "test"), "--json"]
+    stdout, terminal = with_terminal_stderr(command)
+    piped = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    assert "classifying test:" in terminal and "/100 [" in terminal, terminal[-500:]
+    assert "classifying" not in piped.stderr, "no bar where stderr is not a terminal"
+    assert _untimed(stdout) == _untimed(piped.stdout) and len(stdout.splitlines()) == 101, "stdout the same either way"
+
+
+def _untimed(stdout: str) -> list[dict]:
+    """The JSON lines without their timings, which differ from run to run."""
+    def strip(record: dict) -> dict:
+        return {k: strip(v) if isinstance(v, dict) else v for k, v in record.items() if "latency" not in k and k != "fps"}
+    return [strip(json.loads(line)) for line in stdout.splitlines()]

@@ -43,6 +43,9 @@ def test_help_and_version_answer_without_tensorflow(command):
                            text=True, cwd=REPO).stdout.splitlines()
     assert lines[0] == f"edge-classifier-toolkit {__version__}" and lines[1].startswith("  python 3.")
     assert f"  onnxruntime {metadata.version('onnxruntime')}" in lines and f"  numpy {metadata.version('numpy')}" in lines
+    completion = subprocess.run([sys.executable, "-c", BLOCKED, COMMANDS[command], "--show-completion", "bash"],
+                                capture_output=True, text=True, cwd=REPO).stdout
+    assert "_completion()" in completion and "complete " in completion, completion[-300:]
 
 
 def test_usage_errors_answer_without_tensorflow():

@@ -15,7 +15,7 @@ from keras_io.startup import require_training
 from train.config import config_fields, resolve
 from train.recipes import RECIPES, SCALE_FLAGS, Recipe
 
-app = typer.Typer(add_completion=False, help=__doc__, epilog=EXIT_CODES, no_args_is_help=True)
+app = typer.Typer(add_completion=True, help=__doc__, epilog=EXIT_CODES, no_args_is_help=True)
 TYPES = {"int": int, "float": float, "bool": bool, "str": str, "str | None": str}  # TrainConfig's field types
 
 

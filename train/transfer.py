@@ -12,6 +12,7 @@ import numpy as np
 
 from edge.errors import UserError
 from edge.preprocess import normalize
+from edge.progress import progress
 from edge.spec import ModelSpec
 from train import backbones, distribute, fit, models
 from train.config import TrainConfig
@@ -20,8 +21,8 @@ from train.end_to_end import balanced, compile_model
 
 
 def _run_through(model, pixels: np.ndarray, spec: ModelSpec, augment=None) -> np.ndarray:
-    out = []
-    for start in range(0, len(pixels), 64):
+    out, starts = [], range(0, len(pixels), 64)
+    for start in progress(starts, len(starts), "through the backbone", "batches"):
         x = normalize(pixels[start:start + 64], spec)
         out.append(model.predict_on_batch(augment(x, training=True) if augment is not None else x))
     return np.concatenate(out)
