@@ -193,9 +193,22 @@ except cv2.error:
 
 def test_third_party_readers_never_crash_on_our_files(exported):
     """OpenCV's DNN readers crashed the whole process (exit 139) on every .tflite this toolkit wrote, whose inner
-    tensors had no names. A clean OpenCV error (an op it lacks) is fine; a crash is not."""
+    tensors had no names. A clean OpenCV error (an op it lacks) is fine; a crash is not. The pure-Python `tflite`
+    package reads every tensor's name, every operator's code and our metadata."""
     import subprocess
     import sys
+
+    import tflite
+
+    known = {v for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
+    for path in sorted(exported[0].glob("*.tflite")):
+        model = tflite.Model.GetRootAsModel(path.read_bytes(), 0)
+        graph = model.Subgraphs(0)
+        assert all(graph.Tensors(i).Name() for i in range(graph.TensorsLength())), path.name
+        codes = [model.OperatorCodes(graph.Operators(i).OpcodeIndex()) for i in range(graph.OperatorsLength())]
+        assert codes and all(max(c.BuiltinCode(), c.DeprecatedBuiltinCode()) in known for c in codes), path.name
+        names = [model.Metadata(i).Name() for i in range(model.MetadataLength())]
+        assert b"edge_spec" in names and b"edge_checksum" in names, (path.name, names)
 
     for path in sorted(p for p in exported[0].iterdir() if p.suffix in (".tflite", ".onnx")):
         run = subprocess.run([sys.executable, "-c", _OPENCV_READER, str(path)], capture_output=True, text=True, timeout=120)
