@@ -9,26 +9,31 @@ import flatbuffers
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
+from convert.tflite_metadata import METADATA_KEY, metadata_buffer, with_labels
 from edge.formats import format_of
 from edge.metadata import CHECKSUM_KEY, CHECKSUM_PREFIX, ONNX_CHECKSUM_MARKER, UNSET_DIGITS, file_checksum, tflite_entry_span
 from edge.spec import SPEC_KEY, ModelSpec
 
 
-def embed_tflite(model_bytes: bytes, spec: ModelSpec) -> bytes:
+def embed_tflite(model_bytes: bytes, spec: ModelSpec, standard: bool = False) -> bytes:
     """The TFLite flatbuffer with SPEC as metadata entry `edge_spec` (replacing an older one) and the file's
-    checksum (edge/metadata.py) as `edge_checksum`."""
+    checksum (edge/metadata.py) as `edge_checksum`. STANDARD adds TFLite Metadata for MediaPipe and the Task Library
+    (convert/tflite_metadata.py) and the labels zip after the flatbuffer; the checksum covers it too."""
     spec = replace(spec, checksum="crc32")
     model = schema.ModelT.InitFromPackedBuf(model_bytes, 0)
-    ours = (SPEC_KEY, SPEC_KEY.encode(), CHECKSUM_KEY, CHECKSUM_KEY.encode())
+    ours = {key for name in (SPEC_KEY, CHECKSUM_KEY, METADATA_KEY) for key in (name, name.encode())}
     model.metadata = [m for m in (model.metadata or []) if m.name not in ours]
-    for name, data in ((SPEC_KEY, spec.to_json().encode()), (CHECKSUM_KEY, CHECKSUM_PREFIX + UNSET_DIGITS)):
+    entries = [(SPEC_KEY, spec.to_json().encode())]
+    entries += [(METADATA_KEY, metadata_buffer(spec, spec.provenance.recipe or "classifier"))] if standard else []
+    for name, data in entries + [(CHECKSUM_KEY, CHECKSUM_PREFIX + UNSET_DIGITS)]:
         buffer = schema.BufferT()
         buffer.data = np.frombuffer(data, dtype=np.uint8)
         model.buffers.append(buffer)
         entry = schema.MetadataT()
         entry.name, entry.buffer = name, len(model.buffers) - 1
         model.metadata.append(entry)
-    packed = bytearray(pack_tflite(model))
+    packed = pack_tflite(model)
+    packed = bytearray(with_labels(packed, spec) if standard else packed)
     digits = tflite_entry_span(packed, CHECKSUM_KEY)[0] + len(CHECKSUM_PREFIX)
     packed[digits:digits + 8] = file_checksum(packed, digits)
     return bytes(packed)
@@ -53,10 +58,14 @@ def embed_onnx_props(path: Path, **props: str) -> None:
     onnx.save(proto, str(path))
 
 
+STANDARD_METADATA = ("tflite_uint8",)  # formats whose files also carry TFLite Metadata and a labels file
+
+
 def embed_file(path: Path, spec: ModelSpec) -> None:
     """Write SPEC into an exported model file in place, as its format allows, with the file's checksum last."""
-    if format_of(path).runtime == "tflite":
-        path.write_bytes(embed_tflite(path.read_bytes(), spec))
+    fmt = format_of(path)
+    if fmt.runtime == "tflite":
+        path.write_bytes(embed_tflite(path.read_bytes(), spec, standard=fmt.name in STANDARD_METADATA))
         return
     spec = replace(spec, checksum="crc32")
     embed_onnx_props(path, **{SPEC_KEY: spec.to_json(), CHECKSUM_KEY: (CHECKSUM_PREFIX + UNSET_DIGITS).decode()})

@@ -29,9 +29,16 @@ class Thresholds:
                                 f"give one, e.g. {flag} {getattr(Thresholds, name)}")
 
 
+def _same_head(scores: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """Binary scores as two columns [1 - p, p] whichever head gave them (one sigmoid, or two scores)."""
+    rows = scores.reshape(len(scores), -1)
+    return np.concatenate([1 - rows, rows], axis=1) if spec.task == "binary" and rows.shape[1] == 1 else rows
+
+
 def compare(name: str, scores: np.ndarray, float_scores: np.ndarray, targets: np.ndarray,
             spec: ModelSpec, thresholds: Thresholds) -> dict:
     """One row of the parity table; `failures` lists every threshold the export fails."""
+    scores, float_scores = _same_head(scores, spec), _same_head(float_scores, spec)
     predicted, float_predicted = class_indices(scores, spec), class_indices(float_scores, spec)
     accuracy = 100 * metrics.accuracy(predicted, targets)
     float_accuracy = 100 * metrics.accuracy(float_predicted, targets)

@@ -123,6 +123,26 @@ def export_int8(model, spec: ModelSpec, calibration: Examples, path: Path, work:
     _convert(converter, path, model)
 
 
+def two_scores(model):
+    """MODEL with its one sigmoid score p as two, [1 - p, p]: one per label, as MediaPipe and the Task Library count
+    them (edge-classify reads either head)."""
+    import keras
+
+    p = model.outputs[0]
+    return keras.Model(model.inputs, keras.layers.Concatenate(name="two_scores")([keras.layers.Rescaling(-1.0, offset=1.0)(p), p]))
+
+
+@register_exporter("tflite_uint8")
+def export_uint8(model, spec: ModelSpec, calibration: Examples, path: Path, work: Path) -> None:
+    """int8 inside, uint8 input and output, with TFLite Metadata added at embedding (convert/tflite_metadata.py): the
+    file MediaPipe Tasks and the TFLite Task Library load as is. A binary model gets two scores."""
+    model = two_scores(model) if spec.task == "binary" else model
+    tf, converter = _int8_converter(model, calibration)
+    converter.inference_input_type = tf.uint8
+    converter.inference_output_type = tf.uint8
+    _convert(converter, path, model)
+
+
 @register_exporter("tflite_int8_float_io")
 def export_int8_float_io(model, spec: ModelSpec, calibration: Examples, path: Path, work: Path) -> None:
     """int8 inside, float32 input and output: a drop-in for a float model."""

@@ -24,6 +24,9 @@ FORMATS: dict[str, Format] = {
     for f in (
         Format("tflite_int8", ".tflite", "tflite", "ai-edge-litert",
                "TFLite full-integer int8, int8 input and output"),
+        Format("tflite_uint8", ".uint8.tflite", "tflite", "ai-edge-litert",
+               "TFLite full-integer int8 inside, uint8 input and output, TFLite Metadata: loads in MediaPipe Tasks "
+               "and the Task Library as is (binary models as two scores)"),
         Format("tflite_int8_float_io", ".int8-float-io.tflite", "tflite", "ai-edge-litert",
                "TFLite full-integer int8 inside, float32 input and output"),
         Format("tflite_fp32", ".fp32.tflite", "tflite", "ai-edge-litert",

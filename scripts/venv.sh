@@ -5,3 +5,7 @@ cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[all]" -c constraints.txt
+# MediaPipe Tasks, in a venv of its own (its opencv-contrib-python would shadow opencv-python-headless): the tests
+# check that our tflite_uint8 files load in it as is (tests/test_mediapipe.py).
+[ -x .venv-mediapipe/bin/python ] || python3 -m venv .venv-mediapipe
+.venv-mediapipe/bin/python -m pip install -q mediapipe==1.2.3 -c constraints.txt
