@@ -1,5 +1,6 @@
 """model.fit with what every recipe wants: epoch times, the best weights by validation loss kept in memory and
-restored at the end, and Ctrl-C that stops training but keeps the best epoch so far (the run still gets written).
+restored at the end, and Ctrl-C that stops training but keeps the best epoch so far (the run still gets written):
+the first Ctrl-C stops at the end of the current batch, never inside TensorFlow's own code, a second one at once.
 With a backup folder, keras.callbacks.BackupAndRestore saves the model and optimizer after every epoch and a
 restarted fit (a worker that died, or `train ... --resume`) continues from the last saved epoch; the best epoch,
 the history and the epoch times are saved beside it so that they continue too."""
@@ -8,7 +9,10 @@ from __future__ import annotations
 
 import json
 import math
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +66,35 @@ class BestEpoch(keras.callbacks.Callback):
                                                               "epoch_seconds": self.epoch_seconds, "history": self.history}))
 
 
+class StopOnCtrlC(keras.callbacks.Callback):
+    """Turns Ctrl-C into a KeyboardInterrupt raised between two training steps. Raised wherever the main thread
+    happens to be, it could land inside TensorFlow's own Python code and leave the process to die in native code
+    (seen once: `free(): invalid next size`, SIGABRT). A second Ctrl-C interrupts at once, as usual."""
+
+    def __init__(self):
+        super().__init__()
+        self.pressed = False
+
+    def _press(self, signum, frame):
+        self.pressed = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    @contextmanager
+    def installed(self):
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signal handlers belong to the main thread; elsewhere Ctrl-C keeps its default behaviour
+            return
+        previous = signal.signal(signal.SIGINT, self._press)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.pressed:
+            raise KeyboardInterrupt
+
+
 @dataclass
 class Outcome:
     history: dict = field(default_factory=dict)  # per epoch: loss, accuracy, val_loss, ...
@@ -83,15 +116,16 @@ class Outcome:
 def fit(model: keras.Model, train, validation=None, callbacks=(), backup: Path | None = None, **fit_args) -> Outcome:
     """Train; restore the best epoch's weights. TRAIN is a tf.data.Dataset or an (x, y) tuple; BACKUP a folder to
     resume from (see above), or None."""
-    best = BestEpoch(backup)
+    best, ctrl_c = BestEpoch(backup), StopOnCtrlC()
     restore = [keras.callbacks.BackupAndRestore(str(backup / "checkpoint"))] if backup is not None else []
-    args = dict(validation_data=validation, callbacks=[*restore, best, *callbacks], verbose=2) | fit_args
+    args = dict(validation_data=validation, callbacks=[ctrl_c, *restore, best, *callbacks], verbose=2) | fit_args
     interrupted = False
     try:
-        if isinstance(train, tuple):
-            model.fit(*train, **args)
-        else:
-            model.fit(train, shuffle=False, **args)  # a tf.data.Dataset shuffles itself
+        with ctrl_c.installed():
+            if isinstance(train, tuple):
+                model.fit(*train, **args)
+            else:
+                model.fit(train, shuffle=False, **args)  # a tf.data.Dataset shuffles itself
     except KeyboardInterrupt:
         interrupted = True
         print(f"\ninterrupted: keeping epoch {best.best_epoch} of {len(best.epoch_seconds)} completed")
