@@ -3,7 +3,8 @@
 Each model and thread count is loaded, warmed up, then timed on single images over interleaved rounds (A B A B ...)
 so that machine drift hits every model alike. `--direct` adds, for each .tflite, the bare LiteRT interpreter fed
 pre-quantised tensors, so the overhead of our runner is a measured ratio. Needs only the `edge` extra.
-`edge-bench compare A.json B.json` prints two runs side by side.
+`edge-bench compare A.json B.json` prints two runs side by side; `edge-bench pipeline` times the camera loop stage by
+stage.
 """
 
 from __future__ import annotations
@@ -55,13 +56,14 @@ class Subject:
     times: list[float] = field(default_factory=list)
 
 
-def _thread_counts(text: str) -> list[int]:
+def _thread_counts(values: list[str]) -> list[int]:
+    """--threads as given, once or repeated (`--threads 1 --threads 2`; the older `1,2` still reads)."""
     try:
-        counts = sorted({int(t) for t in text.split(",") if t.strip()})
+        counts = sorted({int(t) for text in values for t in text.split(",") if t.strip()})
     except ValueError:
         counts = []
     if not counts or counts[0] < 1:
-        raise UserError(f"--threads {text!r}: give thread counts like 1,2,4")
+        raise UserError(f"--threads {','.join(values)!r}: give a thread count, repeated for more: --threads 1 --threads 2")
     return counts
 
 
@@ -317,7 +319,8 @@ def bench(
     data: Optional[Path] = typer.Option(None, help="Class folders (or an .npz with x and y): real inputs for timing, and "
                                         "accuracy (MSE for regression) per model."),
     images: Optional[Path] = typer.Option(None, help="Images for timing when there is no --data."),
-    threads: str = typer.Option("1,2", help="Comma-separated thread counts."),
+    threads: List[str] = typer.Option(["1", "2"], metavar="N", help="Inference threads, as in the other commands; "
+                                      "repeat to time each count (--threads 1 --threads 4)."),
     runs: int = typer.Option(200, min=ROUNDS, help="Timed single-image runs per model and thread count."),
     warmup: int = typer.Option(20, min=0, help="Untimed runs first."),
     seconds: Optional[float] = typer.Option(None, min=0, help="Stop timing after the round that passes this budget."),

@@ -50,7 +50,7 @@ def train_devices(
     for backend, strategy, devices, processes in CASES:
         replicas = devices * processes
         with tempfile.TemporaryDirectory(prefix="train-devices-") as run:
-            command = [sys.executable, "-c", "from train.cli import main; main()", "folder", "--data", str(data), "--model",
+            command = [sys.executable, "-c", "from train.cli import main; main()", "folder", "--data", str(data), "--arch",
                        "edge_cnn", "--size", str(size), "--epochs", str(epochs), "--batch-size", str(batch // replicas),
                        "--strategy", strategy, "--cache-dir", str(work / "cache"), "--out", f"{run}/run"]
             env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": backend,
@@ -71,7 +71,7 @@ def train_devices(
     one = {row["backend"]: row["epoch_s"] for row in rows if row["replicas"] == 1}
     for row in rows:
         row["epoch_vs_one"] = round(row["epoch_s"] / one[row["backend"]], 3)
-    text = (f"`train folder --model edge_cnn --size {size}` on {photos} generated photos, global batch {batch}; "
+    text = (f"`train folder --arch edge_cnn --size {size}` on {photos} generated photos, global batch {batch}; "
             f"epoch_vs_one: epoch time over one device of the same backend.\n\n{markdown(rows, list(rows[0]))}\n")
     text = write_results(out, {"rows": rows}, text)
     typer.echo(text)

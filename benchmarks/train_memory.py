@@ -53,7 +53,7 @@ def tiled_photos(root: Path, count: int, side: int = 224, seed: int = 0) -> Path
 def _run(data: Path, mode: str, size: int, epochs: int, cache: Path) -> dict:
     with tempfile.TemporaryDirectory(prefix="train-memory-") as out:
         command = [sys.executable, "-c", "from train.cli import main; main()", "folder", "--data", str(data),
-                   "--model", "edge_cnn", "--size", str(size), "--epochs", str(epochs), mode, "--cache-dir", str(cache),
+                   "--arch", "edge_cnn", "--size", str(size), "--epochs", str(epochs), mode, "--cache-dir", str(cache),
                    "--out", f"{out}/run"]
         done = measure(command, {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}, REPO)
         metrics_path = Path(out) / "run" / "metrics.json"
@@ -92,7 +92,7 @@ def train_memory(
     for count in photos:
         cache, memory = (next(r for r in rows if r["photos"] == count and r["path"] == p) for p in ("cache", "in-memory"))
         ratios.append({"path": f"cache / in-memory images/s at {count}", "ratio": round(cache["images_per_s"] / memory["images_per_s"], 3)})
-    text = (f"`train folder --model edge_cnn --size {size} --epochs {epochs}` on generated 224x224 JPEGs, as whole "
+    text = (f"`train folder --arch edge_cnn --size {size} --epochs {epochs}` on generated 224x224 JPEGs, as whole "
             "processes under `/usr/bin/time -v`; the cache run builds its cache (decoding is included in its peak).\n\n"
             f"{markdown(rows, ['photos', 'path', 'exit', 'peak_rss_gb', 'wall_s', 'train_images', 'epoch_s', 'images_per_s', 'test_accuracy'])}"
             f"\n\n{markdown(ratios, ['path', 'peak_rss_large_over_small', 'ratio'])}\n")

@@ -92,7 +92,8 @@ def _print_report(report: dict, json_summary: bool, out_dir: Path) -> None:
 def quantize(
     model_path: Path = typer.Argument(..., metavar="MODEL.keras", help="Model written by `train`."),
     data: Path = typer.Option(..., help="Held-out data for the parity check: one folder per class, or an .npz with x and y."),
-    out_dir: Path = typer.Option(Path("models"), help="Where the exports, parity.json and convert.log go."),
+    out_dir: Path = typer.Option(Path("models"), "--out", "--out-dir", help="Folder for the exports, parity.json and "
+                                 "convert.log (as train's --out is its run folder)."),
     formats: str = typer.Option(",".join(DEFAULT_FORMATS), help=f"Comma-separated, from: {', '.join(FORMATS)}."),
     calib: Optional[Path] = typer.Option(None, help="Calibration data, class folders or .npz [default: the model's training data]."),
     calib_count: int = typer.Option(CALIB_COUNT, min=1, help="How many calibration images, stratified by class."),
@@ -115,7 +116,7 @@ def quantize(
         thresholds = _thresholds(config, max_drop=max_drop, min_agreement=min_agreement, max_mse_increase=max_mse_increase)
         options = resolved_options(names, {"target": target.value} if target else {})
         checked_spec(model_path)  # bad input is refused before anything is written
-        out_dir = writable_folder(out_dir, "--out-dir")
+        out_dir = writable_folder(out_dir, "--out")
         with library_output_to(out_dir / LOG_NAME, debug):
             from convert.export import quantize as run
 

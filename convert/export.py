@@ -60,7 +60,7 @@ def export_and_check(name: str, model, spec, calibration: examples.Examples, tes
                                                             out_dir / f"{final.name}.disagreements.png")
     except OSError as exc:
         final.unlink(missing_ok=True)  # an older export under this name would no longer match its parity report
-        raise UserError(f"--out-dir {out_dir}: cannot write {final.name} ({exc.strerror or exc}); "
+        raise UserError(f"--out {out_dir}: cannot write {final.name} ({exc.strerror or exc}); "
                         "free some space or choose a writable folder") from None
     row.update(file=final.name, size_mb=final.stat().st_size / 1e6, export_s=round(time.perf_counter() - started, 1),
                status="FAIL" if row["failures"] else "ok")

@@ -2,7 +2,7 @@
 
 import os
 
-__version__ = "0.2.1"
+__version__ = "0.3.0"
 
 # Decompression bombs: OpenCV refuses, from the header and before allocating, an image over this many pixels
 # (its own default is 2^30, 3 GB decoded). Read when OpenCV loads, so set here, before any edge module imports it.

@@ -10,8 +10,8 @@ sample=data/sample/muffin-chihuahua
 out=runs/demo
 mkdir -p "$out"
 
-train muffins --data "$sample" --model edge_cnn --size 96 --epochs 80 --out "$out/muffins"   # report: $out/muffins/report.md
-convert quantize "$out/muffins/muffins.keras" --data "$sample/test" --out-dir "$out/models"
+train muffins --data "$sample" --arch edge_cnn --size 96 --epochs 80 --out "$out/muffins"   # report: $out/muffins/report.md
+convert quantize "$out/muffins/muffins.keras" --data "$sample/test" --out "$out/models"
 edge-classify --model "$out/models/muffins.tflite" --images "$sample/test" | tail -n 3
 edge-bench -m "$out/models/muffins.tflite" -m "$out/models/muffins.onnx" -m "$out/models/muffins.int8.onnx" \
-    --data "$sample/test" --threads 1,2 --out "$out/bench"
+    --data "$sample/test" --threads 1 --threads 2 --out "$out/bench"

@@ -24,8 +24,8 @@ python -m benchmarks.convert_memory --calib-count 256 --calib-count 1024 ${BASEL
 python studies/calibration_study.py "$runs/muffins/muffins.keras" --data "$data/test" --calib "$data/train" \
     --out "$results/calibration_muffins"
 
-convert quantize "$runs/muffins/muffins.keras" --data "$data/test" --out-dir "$runs/muffins/models"
+convert quantize "$runs/muffins/muffins.keras" --data "$data/test" --out "$runs/muffins/models"
 python -m benchmarks.startup --model "$runs/muffins/models/muffins.tflite" \
     --photo "$(find "$data/test" -name '*.jpg' | sort | head -n 1)" --out "$results/startup"
-edge-bench -m "$runs/muffins/models/muffins.tflite" --data "$data/test" --threads 1,2 --direct --runs 500 \
+edge-bench -m "$runs/muffins/models/muffins.tflite" --data "$data/test" --threads 1 --threads 2 --direct --runs 500 \
     --out "$results/overhead_muffins"

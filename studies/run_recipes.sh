@@ -13,21 +13,21 @@ mkdir -p "$runs" "$results"
 for recipe in ${RECIPES:-$all}; do
   run="$runs/$recipe"
   case $recipe in
-    fashion_2conv) train fashion --model reference_2conv --out "$run" ;;
-    fashion_3conv) train fashion --model reference_3conv --out "$run" ;;
-    fashion_edge) train fashion --model edge --out "$run" ;;
+    fashion_2conv) train fashion --arch reference_2conv --out "$run" ;;
+    fashion_3conv) train fashion --arch reference_3conv --out "$run" ;;
+    fashion_edge) train fashion --arch edge --out "$run" ;;
     butterflies) train butterflies --data "$shared/butterflies" --weights "$weights" --out "$run" ;;
     cats_dogs_cnn) train cats-dogs --data "$shared/cats-dogs" --out "$run" ;;
-    cats_dogs_plain_cnn) train cats-dogs --data "$shared/cats-dogs" --model cats_dogs_cnn --epochs 80 --out "$run" ;;
-    cats_dogs_transfer) train cats-dogs --data "$shared/cats-dogs" --model transfer --weights "$weights" --out "$run" ;;
+    cats_dogs_plain_cnn) train cats-dogs --data "$shared/cats-dogs" --arch cats_dogs_cnn --epochs 80 --out "$run" ;;
+    cats_dogs_transfer) train cats-dogs --data "$shared/cats-dogs" --arch transfer --weights "$weights" --out "$run" ;;
   esac
   model=$(ls "$run"/*.keras)
   heldout="$run/test.npz"; [ -f "$heldout" ] || heldout="$shared/${recipe%%_*}/test"
   [ "${recipe%%_*}" = cats ] && heldout="$shared/cats-dogs/test"
-  convert quantize "$model" --data "$heldout" --out-dir "$run/models" || echo "parity gate failed for $recipe (see $run/models/parity.json)"
+  convert quantize "$model" --data "$heldout" --out "$run/models" || echo "parity gate failed for $recipe (see $run/models/parity.json)"
 done
 
 python studies/training_summary.py $(ls -d "$runs"/*/ | while read -r d; do [ -f "$d/metrics.json" ] && echo "$d"; done) \
     --out "$results/training"
 edge-bench -m "$runs/fashion_edge/fashion.keras" -m "$runs/fashion_edge/models" --data "$runs/fashion_edge/test.npz" \
-    --threads 1,2 --out "$results/fashion_edge"
+    --threads 1 --threads 2 --out "$results/fashion_edge"

@@ -43,7 +43,7 @@ def trained(tmp_path_factory, cli) -> Path:
     from train.cli import app
 
     run = tmp_path_factory.mktemp("train") / "muffins"
-    result = cli.invoke(app, ["muffins", "--data", str(SAMPLE), "--model", "base_cnn", "--size", "48",
+    result = cli.invoke(app, ["muffins", "--data", str(SAMPLE), "--arch", "base_cnn", "--size", "48",
                               "--epochs", "4", "--out", str(run)])
     assert result.exit_code == 0, result.output
     return run / "muffins.keras"

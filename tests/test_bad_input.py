@@ -130,7 +130,7 @@ def test_training_data_with_one_or_an_empty_class(cli, tmp_path, layout):
     if layout == "empty_class":
         (data / "chihuahua").mkdir()
     out = tmp_path / "run"
-    result = cli.invoke(app, ["folder", "--data", str(data), "--model", "base_cnn", "--out", str(out)])
+    result = cli.invoke(app, ["folder", "--data", str(data), "--arch", "base_cnn", "--out", str(out)])
     line = _error_line(result)
     assert result.exit_code == 2 and not out.exists()
     assert ("needs at least 2 class folders" in line) if layout == "one_class" else ("chihuahua: class folder is empty" in line)
@@ -192,7 +192,7 @@ def test_a_read_only_output_folder_is_refused_before_the_work(cli, trained, expo
 
     app, args = {
         "convert": (convert, ["quantize", trained, "--data", SAMPLE / "test", "--out-dir", read_only]),
-        "train": (train, ["muffins", "--data", SAMPLE, "--model", "edge_cnn", "--epochs", "1", "--out", f"{read_only}/run"]),
+        "train": (train, ["muffins", "--data", SAMPLE, "--arch", "edge_cnn", "--epochs", "1", "--out", f"{read_only}/run"]),
         "bench": (bench, ["--model", exported[0] / "muffins.tflite", "--runs", "20", "--out", f"{read_only}/bench"]),
     }[command]
     result = cli.invoke(app, [str(a) for a in args])

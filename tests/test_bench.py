@@ -20,7 +20,7 @@ def test_bench_tflite_and_onnx(exported, cli, tmp_path):
     models = [out_dir / "muffins.tflite", out_dir / "muffins.onnx"]
     out = tmp_path / "bench"
     result = cli.invoke(app, ["-m", str(models[0]), "-m", str(models[1]), "--data", str(SAMPLE / "test"),
-                              "--threads", "1,2", "--runs", "20", "--warmup", "2", "--direct", "--out", str(out)])
+                              "--threads", "1", "--threads", "2", "--runs", "20", "--warmup", "2", "--direct", "--out", str(out)])
     assert result.exit_code == 0, result.output
     report = json.loads(out.with_suffix(".json").read_text())
     assert report["machine"]["cores"] >= 1 and "ai-edge-litert" in report["machine"]["packages"]

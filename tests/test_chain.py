@@ -159,7 +159,7 @@ def test_grayscale_model_end_to_end(cli, tmp_path):
     from train.cli import app as train_app
 
     model = tmp_path / "gray" / "folder.keras"
-    trained = cli.invoke(train_app, ["folder", "--data", str(SAMPLE), "--model", "base_cnn", "--grayscale",
+    trained = cli.invoke(train_app, ["folder", "--data", str(SAMPLE), "--arch", "base_cnn", "--grayscale",
                                      "--size", "32", "--epochs", "3", "--out", str(model.parent)])
     assert trained.exit_code == 0, trained.output
     converted = cli.invoke(convert_app, ["quantize", str(model), "--data", str(SAMPLE / "test"),

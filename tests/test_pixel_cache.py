@@ -103,7 +103,7 @@ def test_training_through_the_cache_equals_training_from_memory(cli, tmp_path):
     histories = []
     for mode in ("--cache", "--in-memory"):
         run = tmp_path / mode.strip("-")
-        result = cli.invoke(app, ["folder", "--data", str(data), "--model", "edge_cnn", "--size", "32", "--epochs", "3",
+        result = cli.invoke(app, ["folder", "--data", str(data), "--arch", "edge_cnn", "--size", "32", "--epochs", "3",
                                   mode, "--cache-dir", str(tmp_path / "cache"), "--out", str(run)])
         assert result.exit_code == 0, result.output
         assert ("pixel cache:" in result.output) == (mode == "--cache")
@@ -117,7 +117,7 @@ def test_a_cache_dir_that_is_a_file_gets_one_line(cli, photos, tmp_path):
 
     taken = tmp_path / "not-a-folder"
     taken.write_text("a file")
-    result = cli.invoke(app, ["folder", "--data", str(photos), "--model", "edge_cnn", "--cache-dir", str(taken),
+    result = cli.invoke(app, ["folder", "--data", str(photos), "--arch", "edge_cnn", "--cache-dir", str(taken),
                               "--out", str(tmp_path / "run")])
     assert result.exit_code == 2 and f"--cache-dir {taken}: cannot make the pixel cache there" in result.output
     assert not (tmp_path / "run").exists()

@@ -35,7 +35,7 @@ def _quantize(cli, model, data, tmp_path, formats="tflite_int8,onnx_int8") -> di
 def test_fashion_reads_idx_files_and_its_int8_export_keeps_accuracy(cli, tmp_path):
     data = generated.fashion_folder(tmp_path / "idx")
     run = tmp_path / "fashion"
-    _train(cli, "fashion", "--data", data, "--model", "reference_2conv", "--epochs", "4", "--out", run)
+    _train(cli, "fashion", "--data", data, "--arch", "reference_2conv", "--epochs", "4", "--out", run)
     metrics = json.loads((run / "metrics.json").read_text())
     names = {p.name for p in run.iterdir()}
     assert CLASSIFIER_REPORT | {"fashion.keras", "test.npz"} <= names
@@ -82,7 +82,7 @@ def test_fashion_edge_model_trains_with_shifts_flips_and_erasing(cli, tmp_path):
 
 def test_fashion_label_smoothing_and_no_validation_share(cli, tmp_path):
     run = tmp_path / "fashion-smoothed"
-    _train(cli, "fashion", "--data", generated.fashion_folder(tmp_path / "idx"), "--model", "reference_2conv", "--epochs", "6",
+    _train(cli, "fashion", "--data", generated.fashion_folder(tmp_path / "idx"), "--arch", "reference_2conv", "--epochs", "6",
            "--label-smoothing", "0.2", "--validation", "0", "--out", run)
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["settings"]["label_smoothing"] == 0.2 and metrics["settings"]["validation_fraction"] == 0
@@ -105,7 +105,7 @@ def test_weight_decay_shrinks_kernels_and_spares_batchnorm_and_biases(cli, tmp_p
     data, norms = generated.fashion_folder(tmp_path / "idx"), {}
     for decay in ("0", "50"):  # x the reference's 0.001 learning rate: each of ~10 steps shrinks kernels by 5%
         run = tmp_path / f"decay-{decay}"
-        _train(cli, "fashion", "--data", data, "--model", "reference_2conv", "--epochs", "2", "--weight-decay", decay, "--out", run)
+        _train(cli, "fashion", "--data", data, "--arch", "reference_2conv", "--epochs", "2", "--weight-decay", decay, "--out", run)
         assert json.loads((run / "metrics.json").read_text())["settings"]["weight_decay"] == float(decay)
         model, _ = archive.load(run / "fashion.keras")
         norms[decay] = sum(float(np.sum(np.square(w))) for w in model.weights if w.name == "kernel")
@@ -270,7 +270,7 @@ def test_cats_dogs_grayscale_cnn_with_undersampling(cli, tmp_path):
     for extra in sorted((data / "train" / "muffin").iterdir())[:40]:
         extra.unlink()  # 100 chihuahuas, 60 muffins
     run = tmp_path / "cats-dogs"
-    result = _train(cli, "cats-dogs", "--data", data, "--model", "cats_dogs_cnn", "--size", "48", "--epochs", "2",
+    result = _train(cli, "cats-dogs", "--data", data, "--arch", "cats_dogs_cnn", "--size", "48", "--epochs", "2",
                     "--balance", "undersample", "--out", run)
     assert "undersampled to" in result.output
     metrics = json.loads((run / "metrics.json").read_text())

@@ -34,7 +34,7 @@ def test_mirrored_on_two_logical_cpus_lands_with_one_device(tmp_path):
     data, accuracy = _folder(tmp_path), {}
     for devices, strategy, batch in (("1", "one", "8"), ("2", "mirrored", "4")):  # the same global batch
         run = tmp_path / f"run-{devices}"
-        done = subprocess.run([*TRAIN, "folder", "--data", str(data), "--model", "edge_cnn", "--size", "32", "--epochs", "8",
+        done = subprocess.run([*TRAIN, "folder", "--data", str(data), "--arch", "edge_cnn", "--size", "32", "--epochs", "8",
                                "--batch-size", batch, "--strategy", strategy, "--out", str(run)],
                               capture_output=True, text=True, env=_env(EDGE_CPU_DEVICES=devices), cwd=REPO, timeout=600)
         assert done.returncode == 0, done.stderr[-2000:]
@@ -46,7 +46,7 @@ def test_mirrored_on_two_logical_cpus_lands_with_one_device(tmp_path):
 
 def test_resume_after_ctrl_c_continues_from_the_saved_epoch(tmp_path):
     data, run = _folder(tmp_path), tmp_path / "run"
-    command = [*TRAIN, "folder", "--data", str(data), "--model", "edge_cnn", "--size", "32", "--epochs", "6",
+    command = [*TRAIN, "folder", "--data", str(data), "--arch", "edge_cnn", "--size", "32", "--epochs", "6",
                "--batch-size", "4", "--out", str(run)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env=_env(PYTHONUNBUFFERED="1"), cwd=REPO)  # each line as it is printed
@@ -72,7 +72,7 @@ def test_mixed_precision_and_xla_train_a_model_that_converts_to_int8(cli, tmp_pa
     from convert.cli import app as convert_app
 
     data, run = _folder(tmp_path), tmp_path / "run"
-    done = subprocess.run([*TRAIN, "folder", "--data", str(data), "--model", "edge_cnn", "--size", "32", "--epochs", "10",
+    done = subprocess.run([*TRAIN, "folder", "--data", str(data), "--arch", "edge_cnn", "--size", "32", "--epochs", "10",
                            "--batch-size", "8", "--mixed-precision", "--jit", "--out", str(run)],
                           capture_output=True, text=True, env=_env(), cwd=REPO, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -95,11 +95,11 @@ TF_CONFIG = json.dumps({"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "
     (["--strategy", "multiworker"], {"KERAS_BACKEND": "jax"}, ["KERAS_DISTRIBUTION_NUM_PROCESSES is not set"]),
     (["--strategy", "one"], {"KERAS_BACKEND": "jax", "KERAS_DISTRIBUTION_NUM_PROCESSES": "2"},
      ["--strategy one: KERAS_DISTRIBUTION_NUM_PROCESSES is 2"]),
-    (["--model", "transfer", "--weights", "imagenet"], {"KERAS_BACKEND": "jax", "KERAS_DISTRIBUTION_NUM_PROCESSES": "2"},
-     ["--model transfer: one host only"]),
+    (["--arch", "transfer", "--weights", "imagenet"], {"KERAS_BACKEND": "jax", "KERAS_DISTRIBUTION_NUM_PROCESSES": "2"},
+     ["--arch transfer: one host only"]),
 ])
 def test_several_hosts_the_wrong_way_are_refused_in_one_line(tmp_path, flags, env, expected):
-    done = subprocess.run([*TRAIN, "folder", "--data", str(_folder(tmp_path)), "--model", "edge_cnn", *flags, "--out",
+    done = subprocess.run([*TRAIN, "folder", "--data", str(_folder(tmp_path)), "--arch", "edge_cnn", *flags, "--out",
                            str(tmp_path / "run")], capture_output=True, text=True, env=_env(**env), cwd=REPO, timeout=300)
     error = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
     assert done.returncode == 2 and len(error) == 1 and all(text in error[0] for text in expected), done.stderr[-1500:]
@@ -159,7 +159,7 @@ def test_two_processes_train_one_model_and_resume_after_one_is_killed(cli, tmp_p
 
     data, run, logs = _folder(tmp_path), tmp_path / "run", tmp_path / "logs"
     logs.mkdir()
-    command = [*TRAIN, "folder", "--data", str(data), "--model", "edge_cnn", "--size", "32", "--epochs", "8",
+    command = [*TRAIN, "folder", "--data", str(data), "--arch", "edge_cnn", "--size", "32", "--epochs", "8",
                "--batch-size", "4", "--out", str(run)]
     first = _two_processes(command, lambda i: logs / f"first-{i}.log")
     try:
@@ -193,6 +193,6 @@ def test_mixed_precision_is_refused_for_transfer_learning_before_decoding(cli, t
 
     weights = tmp_path / "w.weights.h5"
     weights.write_bytes(b"")
-    result = cli.invoke(app, ["folder", "--data", str(tmp_path / "no-photos"), "--model", "transfer", "--weights",
+    result = cli.invoke(app, ["folder", "--data", str(tmp_path / "no-photos"), "--arch", "transfer", "--weights",
                               str(weights), "--mixed-precision", "--out", str(tmp_path / "run")])
     assert result.exit_code == 2 and "--mixed-precision: end-to-end CNNs only" in result.output

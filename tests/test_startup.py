@@ -49,12 +49,24 @@ def test_help_and_version_answer_without_tensorflow(command):
 
 
 def test_usage_errors_answer_without_tensorflow():
-    for module, args in (("train.cli", ["muffins", "--model", "no_such_cnn"]),
+    for module, args in (("train.cli", ["muffins", "--arch", "no_such_cnn"]),
                          ("convert.cli", ["quantize", "--no-such-flag"]),
-                         ("train.cli", ["fashion", "--model", "no_such_cnn"])):
+                         ("train.cli", ["fashion", "--arch", "no_such_cnn"])):
         result = subprocess.run([sys.executable, "-c", BLOCKED, module, *args], capture_output=True, text=True,
                                 cwd=REPO, timeout=60)
         assert result.stdout.strip().endswith("exit 2"), (args, result.stdout[-500:], result.stderr[-2000:])
+
+
+def test_the_old_name_of_arch_still_trains_with_a_note_and_never_twice():
+    """`train ... --model CNN` (before 0.3) still chooses the architecture; --model names a model file elsewhere."""
+    old = subprocess.run([sys.executable, "-c", BLOCKED, "train.cli", "folder", "--data", ".", "--model", "edge_cnn"],
+                         capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert "note: train's --model is now --arch" in old.stderr, old.stderr[-1000:]
+    assert "error: train needs keras and tensorflow" in old.stderr, old.stderr[-1000:]
+    both = subprocess.run([sys.executable, "-c", BLOCKED, "train.cli", "folder", "--data", ".", "--model", "edge_cnn",
+                           "--arch", "base_cnn"], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert both.stdout.strip().endswith("exit 2")
+    assert "error: --model: give the architecture once, as --arch" in both.stderr, both.stderr[-1000:]
 
 
 def test_offered_names_match_the_tables_that_build_them():

@@ -33,7 +33,7 @@ def test_mixed_modes_broken_files_and_leakage_are_counted(cli, tmp_path):
     data = tmp_path / "data"
     _mixed_modes(data)
     run = tmp_path / "run"
-    result = cli.invoke(app, ["folder", "--data", str(data), "--model", "base_cnn", "--size", "32", "--epochs", "1",
+    result = cli.invoke(app, ["folder", "--data", str(data), "--arch", "base_cnn", "--size", "32", "--epochs", "1",
                               "--out", str(run)])
     assert result.exit_code == 0, result.output
     metrics = json.loads((run / "metrics.json").read_text())
@@ -52,7 +52,7 @@ def test_labels_file_that_disagrees_with_the_folders(cli, tmp_path):
     rows[5] = f"{files[5]},{'muffin' if files[5].parent.name == 'chihuahua' else 'chihuahua'}"
     (data / "labels.csv").write_text("filepath,label\n" + "\n".join(rows) + "\n")
     run = tmp_path / "run"
-    result = cli.invoke(app, ["folder", "--data", str(data), "--model", "base_cnn", "--out", str(run)])
+    result = cli.invoke(app, ["folder", "--data", str(data), "--arch", "base_cnn", "--out", str(run)])
     assert result.exit_code == 2 and "labels.csv: 1 rows disagree with the folders" in result.output
     assert str(files[5]) in result.output and not run.exists()
 
@@ -64,7 +64,7 @@ def test_a_class_with_one_training_image_is_warned_about(cli, tmp_path):
     shutil.copytree(SAMPLE, data)
     for extra in sorted((data / "train" / "muffin").iterdir())[1:]:
         extra.unlink()
-    result = cli.invoke(app, ["folder", "--data", str(data), "--model", "base_cnn", "--size", "32", "--epochs", "1",
+    result = cli.invoke(app, ["folder", "--data", str(data), "--arch", "base_cnn", "--size", "32", "--epochs", "1",
                               "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
     assert "class 'muffin' has 1 image" in result.stderr

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from click.core import ParameterSource
 
 from edge.console import EXIT_CODES, user_errors, version_option
+from edge.errors import UserError
 from keras_io.startup import require_training
 from train.config import config_fields, resolve
 from train.recipes import RECIPES, SCALE_FLAGS, Recipe
@@ -72,17 +74,32 @@ def _summary(out: Path, metrics) -> str:
     return "\n".join(lines + [f"wrote {out}/ (model, metrics.json, report.md): test {figure}, {metrics.parameters} parameters"])
 
 
+def _old_model_flag(recipe: Recipe) -> inspect.Parameter:
+    """`--model ARCH`, the name --arch had before 0.3: still accepted, hidden, with a note. Everywhere else --model
+    names a model file."""
+    return inspect.Parameter("old_model", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[_choices(recipe, "model")],
+                             default=typer.Option(None, "--model", hidden=True))
+
+
 def recipe_command(name: str, recipe: Recipe):
     """The `train NAME` command: --data, --out and RECIPE's flags, each a TrainConfig field."""
     data_kind = Path if recipe.data_required else Optional[Path]
     fixed = [inspect.Parameter("data", inspect.Parameter.KEYWORD_ONLY, annotation=data_kind,
                                default=typer.Option(... if recipe.data_required else None, help=recipe.data_help)),
              inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, annotation=Path,
-                               default=typer.Option(Path(f"runs/{name}"), help="Run folder to write (replaced when it exists)."))]
+                               default=typer.Option(Path(f"runs/{name}"), help="Run folder to write (replaced when it exists).")),
+             _old_model_flag(recipe)]
     parameters = fixed + [_parameter(recipe, field) for field in recipe.flags + SCALE_FLAGS]
+    parameters.insert(0, inspect.Parameter("context", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context))
 
-    def command(data, out, **given):
+    def command(context, data, out, old_model, **given):
         with user_errors():
+            if old_model is not None:
+                if context.get_parameter_source("model") is not ParameterSource.DEFAULT:
+                    raise UserError("--model: give the architecture once, as --arch (--model is its old name)")
+                typer.echo("note: train's --model is now --arch (--model names a model file in the other commands)",
+                           err=True)
+                given["model"] = old_model
             require_training("train")
             from train.run import run
 

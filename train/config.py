@@ -21,8 +21,8 @@ def option(default, help: str, flag: str | None = None, choices: tuple | None = 
 @dataclass(frozen=True)
 class TrainConfig:
     model: str = option(TRANSFER, "What to train: `transfer` (a new head on an ImageNet backbone, then "
-                        "fine-tuning) where offered, or a CNN end to end.")
-    backbone: str = option("mobilenet_v2", "ImageNet backbone for --model transfer.", choices=BACKBONE_NAMES)
+                        "fine-tuning) where offered, or a CNN end to end.", flag="--arch")
+    backbone: str = option("mobilenet_v2", "ImageNet backbone for --arch transfer.", choices=BACKBONE_NAMES)
     weights: str | None = option(None, "Backbone weights: a local .weights.h5 (no top), or 'imagenet' (downloads).")
     size: int = option(128, "Input size in pixels (square).", min=8)
     epochs: int = option(10, "Training epochs (transfer: of the head).", min=1)

@@ -61,7 +61,7 @@ def folder(data: Path, config: TrainConfig, recipe: str) -> Dataset:
     train, test, train_dir = folders.folders(data, config.test_fraction, config.seed)
     if config.transfer:
         if config.grayscale:
-            raise UserError("--grayscale: ImageNet backbones take RGB input; use --model base_cnn or cats_dogs_cnn")
+            raise UserError("--grayscale: ImageNet backbones take RGB input; use --arch base_cnn or cats_dogs_cnn")
         from train.backbones import BACKBONES
 
         chosen = BACKBONES[config.backbone]

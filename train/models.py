@@ -155,7 +155,7 @@ def regression_cnn(input_shape) -> keras.Model:
     ], name="regression_cnn")
 
 
-BUILDERS = {  # the names recipes (train/recipes.py) and --model choose from
+BUILDERS = {  # the names recipes (train/recipes.py) and --arch choose from
     "base_cnn": base_cnn, "edge_cnn": edge_cnn, "cats_dogs_cnn": cats_dogs_cnn,
     "cats_dogs_bn_cnn": partial(cats_dogs_cnn, batch_norm=True), "two_conv_cnn": two_conv_cnn,
     "three_conv_cnn": three_conv_cnn, "small_bn_cnn": small_bn_cnn, "regression_cnn": regression_cnn,

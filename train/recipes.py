@@ -24,7 +24,7 @@ TRANSFER_DEFAULTS = dict(size=224, epochs=30, cosine=False, grayscale=False)  # 
 class Recipe:
     doc: str  # the command's help: what it trains, and the reference figure it reproduces
     load: Callable  # (data path or None, TrainConfig, recipe name) -> loaders.Dataset, spec included
-    models: dict[str, str | None]  # --model choice -> builder in train/models.py:BUILDERS (None: transfer learning)
+    models: dict[str, str | None]  # --arch choice -> builder in train/models.py:BUILDERS (None: transfer learning)
     defaults: dict = field(default_factory=dict)  # over TrainConfig's; `model` picks the default choice
     model_defaults: dict[str, dict] = field(default_factory=dict)  # model choice -> defaults over the recipe's
     flags: tuple[str, ...] = FOLDER_FLAGS  # TrainConfig fields the command offers, besides --data and --out
@@ -43,8 +43,8 @@ FOLDER_MODELS = {TRANSFER: None} | {name: name for name in CNN_NAMES}
 RECIPES = {
     "muffins": Recipe("Muffin vs Chihuahua (reference: base CNN 82.5%, VGG16 transfer 98.0%).", loaders.folder,
                       FOLDER_MODELS, FOLDER_DEFAULTS, {TRANSFER: TRANSFER_DEFAULTS}),
-    "cats-dogs": Recipe("Cats vs dogs: the reference 150x150 grayscale CNN with BatchNorm (reference 80.3%; --model "
-                        "cats_dogs_cnn: without), or --model transfer.", loaders.folder, FOLDER_MODELS,
+    "cats-dogs": Recipe("Cats vs dogs: the reference 150x150 grayscale CNN with BatchNorm (reference 80.3%; --arch "
+                        "cats_dogs_cnn: without), or --arch transfer.", loaders.folder, FOLDER_MODELS,
                         FOLDER_DEFAULTS | dict(model="cats_dogs_bn_cnn", size=150, epochs=60, cosine=True, grayscale=True,
                                                resize="stretch", augment_passes=2, fine_tune_layers=12),
                         {TRANSFER: TRANSFER_DEFAULTS}),

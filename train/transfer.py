@@ -31,10 +31,10 @@ def _run_through(model, pixels: np.ndarray, spec: ModelSpec, augment=None) -> np
 def check(config: TrainConfig) -> None:
     """UserError before any photo is decoded when CONFIG cannot train."""
     if not config.weights:
-        raise UserError(f"--weights is needed for --model transfer: a {config.backbone} .weights.h5 (no top), "
+        raise UserError(f"--weights is needed for --arch transfer: a {config.backbone} .weights.h5 (no top), "
                         "or 'imagenet' when online")
     if distribute.processes() > 1:
-        raise UserError("--model transfer: one host only (a head trains on cached features in seconds); "
+        raise UserError("--arch transfer: one host only (a head trains on cached features in seconds); "
                         "several processes train the end-to-end CNNs")
     if config.mixed_precision:
         raise UserError("--mixed-precision: end-to-end CNNs only; transfer learning trains a small head on cached "
