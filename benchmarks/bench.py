@@ -4,7 +4,7 @@ Each model and thread count is loaded, warmed up, then timed on single images ov
 so that machine drift hits every model alike. `--direct` adds, for each .tflite, the bare LiteRT interpreter fed
 pre-quantised tensors, so the overhead of our runner is a measured ratio. Needs only the `edge` extra.
 `edge-bench compare A.json B.json` prints two runs side by side; `edge-bench pipeline` times the camera loop stage by
-stage.
+stage; `edge-bench serve` measures what `edge-classify --serve` viewers cost.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from benchmarks import chart
 from benchmarks.compare import compare
 from benchmarks.machine import describe, rss_mb
 from benchmarks.pipeline import pipeline
+from benchmarks.serve import serve
 from edge import metrics, runtime
 from edge.atomic import writable_folder, write_text
 from edge.console import EXIT_CODES, user_errors, version_option
@@ -351,6 +352,7 @@ def bench(
 
 app.command()(compare)
 app.command()(pipeline)
+app.command()(serve)
 
 
 def main():

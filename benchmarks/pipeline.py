@@ -39,10 +39,11 @@ from edge.tables import markdown
 FRAME_SIZE = (640, 480)  # a common camera resolution
 
 
-def make_video(images: Path, path: Path, limit: int = 100) -> Path:
-    """An MJPG video of up to LIMIT real images, letterboxed to 640x480, as a camera would deliver them."""
+def make_video(images: Path, path: Path, limit: int = 100, repeat: int = 1) -> Path:
+    """An MJPG video of up to LIMIT real images, letterboxed to 640x480, as a camera would deliver them; the sequence
+    REPEAT times over."""
     paths = any_images(images)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, FRAME_SIZE)
+    frames = []
     for p in paths[:: max(1, len(paths) // limit)][:limit]:
         image = read_image(p)
         scale = min(FRAME_SIZE[0] / image.shape[1], FRAME_SIZE[1] / image.shape[0])
@@ -50,7 +51,11 @@ def make_video(images: Path, path: Path, limit: int = 100) -> Path:
         frame = np.zeros((FRAME_SIZE[1], FRAME_SIZE[0], 3), np.uint8)
         top, left = (FRAME_SIZE[1] - resized.shape[0]) // 2, (FRAME_SIZE[0] - resized.shape[1]) // 2
         frame[top : top + resized.shape[0], left : left + resized.shape[1]] = resized
-        writer.write(frame)
+        frames.append(frame)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, FRAME_SIZE)
+    for _ in range(repeat):
+        for frame in frames:
+            writer.write(frame)
     writer.release()
     return path
 

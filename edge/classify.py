@@ -141,6 +141,17 @@ class Overlay:
         return {"video": str(self.path)} if self.recorder.frames else {}
 
 
+def _serving(where: str, token: Optional[str], fps: float, model: Path, runner, source):
+    """The --serve sink (edge/serve.py), imported only when asked for."""
+    from edge.serve import Serving
+
+    spec = runner.spec
+    describe = {"model": model.name, "runtime": runner.runtime, "source": source.kind, "task": spec.task,
+                "labels": list(spec.labels), "input": [spec.height, spec.width]}
+    return Serving(where, token, fps, describe, lambda prediction: _record(prediction, source.kind),
+                   lambda: source.counters)
+
+
 @app.command()
 def classify(
     model: Path = typer.Option(..., "--model", "-m", help=".tflite or .onnx file made by `convert quantize`."),
@@ -163,6 +174,13 @@ def classify(
     changes_only: bool = typer.Option(False, "--changes-only", help="Print a frame only when its label differs from the last one."),
     save_video: Optional[Path] = typer.Option(None, help="Write the frames with their overlay to this .mp4 or .avi file."),
     post: Optional[str] = typer.Option(None, help="POST each label change as JSON to this http(s) URL (never blocks inference)."),
+    serve: Optional[str] = typer.Option(None, metavar="[HOST:]PORT", help="Serve a live view to browsers: the page, "
+                                        "/stream.mjpg, /api/status, /events, /metrics (host: 127.0.0.1 unless given)."),
+    serve_token: Optional[str] = typer.Option(None, envvar="EDGE_SERVE_TOKEN", help="Require this token on every "
+                                              "--serve request: Authorization: Bearer TOKEN, or ?token=TOKEN."),
+    serve_fps: float = typer.Option(10.0, min=0.5, max=60, help="Most frames per second encoded for --serve viewers."),
+    realtime: bool = typer.Option(False, "--realtime", help="Play --video at its own frame rate, as a camera delivers "
+                                  "it (the newest frame; the others dropped and counted)."),
     debug: bool = typer.Option(False, help="Show the traceback of unexpected errors."),
     version: bool = version_option(),
 ):
@@ -172,16 +190,28 @@ def classify(
         source = open_source({"camera": camera, "video": video, "stream": stream, "images": images},
                              runner.spec.labels if runner.spec.task != "regression" else None)
         source.bar = source.kind == "images" and not sys.stdout.isatty()  # the lines go to a file: show how far it is
+        if realtime:
+            if source.kind != "video":
+                raise UserError("--realtime: only for --video FILE (cameras and streams are real time already)")
+            source.realtime = True
         sinks = [Printer(source.kind, json_lines, changes_only), *([Changes(post, source.kind)] if post else []),
                  *([Overlay(save_video, show, getattr(source, "fps", 0.0))] if save_video or show else [])]
+        serving = _serving(serve, serve_token, serve_fps, model, runner, source) if serve else None
         _stop_on_sigterm()
         smooth = smooth_frames if source.kind != "images" else 1  # separate photos are not a sequence
-        summary = loop.run(runner, source, sinks, max_frames, k=k, unsure_below=unsure_below, smooth=smooth)
-        summary.update(model=str(model), runtime=runner.runtime)
-        typer.echo(json.dumps({"summary": summary}) if json_lines else
-                   "summary: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
-        if not summary["frames"]:
-            raise UserError(f"{images or video}: no frame could be classified (all {source.skipped} files unreadable)")
+        try:
+            summary = loop.run(runner, source, sinks + ([serving] if serving else []), max_frames, k=k,
+                               unsure_below=unsure_below, smooth=smooth)
+            summary.update(model=str(model), runtime=runner.runtime)
+            typer.echo(json.dumps({"summary": summary}) if json_lines else
+                       "summary: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+            if not summary["frames"]:
+                raise UserError(f"{images or video}: no frame could be classified (all {source.skipped} files unreadable)")
+            if serving and not summary.get("interrupted"):
+                serving.linger()
+        finally:
+            if serving:
+                serving.stop()
 
 
 def main():

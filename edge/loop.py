@@ -75,7 +75,7 @@ def run(runner: Runner, source, sinks: list[Sink], max_frames: int | None = None
     sink says stop, or Ctrl-C; the summary: frames, skipped, fps, latency percentiles, accuracy where frames carry
     their truth, the source's counters, and each sink's additions."""
     latencies = collections.deque(maxlen=LATENCY_WINDOW)
-    frames, correct, judged, last, started = 0, 0, 0, None, time.perf_counter()
+    frames, correct, judged, last, started, interrupted = 0, 0, 0, None, time.perf_counter(), False
     try:
         for prediction in predictions(runner, source, **options):
             frames += 1
@@ -87,20 +87,23 @@ def run(runner: Runner, source, sinks: list[Sink], max_frames: int | None = None
             if any([sink(prediction, changed) is False for sink in sinks]) or frames == max_frames:
                 break
     except KeyboardInterrupt:  # Ctrl-C (and SIGTERM, see edge.classify) ends a camera run; the summary still prints
-        pass
+        interrupted = True
     finally:
         closed = [sink.close() for sink in sinks]
     elapsed = time.perf_counter() - started
     summary = {"frames": frames, "skipped": source.skipped, "fps": round(frames / elapsed, 2) if elapsed > 0 else None}
     if latencies:
         ordered = np.sort(np.fromiter(latencies, float))  # np.median and np.percentile load numpy.ma: 7 ms of start-up
-        median, p90 = np.interp([0.5 * (len(ordered) - 1), 0.9 * (len(ordered) - 1)], np.arange(len(ordered)), ordered)
-        summary.update(latency_ms_median=round(float(median), 3), latency_ms_p90=round(float(p90), 3))
+        median, p90, p99 = np.interp([q * (len(ordered) - 1) for q in (0.5, 0.9, 0.99)], np.arange(len(ordered)), ordered)
+        summary.update(latency_ms_median=round(float(median), 3), latency_ms_p90=round(float(p90), 3),
+                       latency_ms_p99=round(float(p99), 3))
     if judged:
         summary.update(accuracy=round(correct / judged, 4), judged=judged)
     summary.update(source.counters)
     if source.ended:
         summary["ended"] = f"{source.kind} {source.target} gave no more frames"
+    if interrupted:
+        summary["interrupted"] = True
     for extra in closed:
         summary.update(extra)
     return summary

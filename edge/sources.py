@@ -10,7 +10,7 @@ from typing import Callable, Iterator, Protocol
 import cv2
 import numpy as np
 
-from edge.capture import LiveReader
+from edge.capture import LiveReader, Paced
 from edge.errors import UserError
 from edge.folders import class_folder, image_paths, is_class_folder, warn_skipped
 from edge.preprocess import read_image
@@ -81,8 +81,10 @@ class ImageSource:
 
 
 class CaptureSource:
-    """Frames from OpenCV's VideoCapture: a video file (every frame), or a camera or stream (live: the newest frame,
-    reopened with back-off when it stops)."""
+    """Frames from OpenCV's VideoCapture: a video file (every frame; with `realtime`, at its own frame rate as a
+    camera delivers it), or a camera or stream (live: the newest frame, reopened with back-off when it stops)."""
+
+    realtime = False  # a video file played at its frame rate: the newest frame, the others dropped and counted
 
     def __init__(self, target: int | str, kind: str, backoff: tuple[float, float] = (0.5, 30.0)):
         self.kind, self.target, self.skipped, self.backoff = kind, target, 0, backoff
@@ -122,11 +124,17 @@ class CaptureSource:
         return {"dropped": self.live.dropped, "reconnects": self.live.reconnects} if self.live else {}
 
     def __iter__(self) -> Iterator[Frame]:
-        if self.kind == "video":  # a file is not real time: classify every frame, in order
+        if self.kind == "video" and not self.realtime:  # a file is not real time: classify every frame, in order
             return self._every_frame()
-        self.live = LiveReader(self.capture, self.first, self._open,
-                               f"{self.kind} {self.target}", self.backoff)
-        return (Frame(image, index, f"frame {index}") for image, index in self.live.frames())
+        file = self.kind == "video"
+        self.live = LiveReader(Paced(self.capture, self.fps) if file else self.capture, self.first,
+                               None if file else self._open, f"{self.kind} {self.target}", self.backoff)
+        return self._live_frames()
+
+    def _live_frames(self) -> Iterator[Frame]:
+        for image, index in self.live.frames():
+            yield Frame(image, index, f"frame {index}")
+        self.ended = self.live.ended
 
     def _every_frame(self) -> Iterator[Frame]:
         try:

@@ -9,3 +9,12 @@ cd "$(dirname "$0")/.."
 # check that our tflite_uint8 files load in it as is (tests/test_mediapipe.py).
 [ -x .venv-mediapipe/bin/python ] || python3 -m venv .venv-mediapipe
 .venv-mediapipe/bin/python -m pip install -q mediapipe==1.2.3 -c constraints.txt
+# Debian's Chromium for the browser test of `edge-classify --serve` (tests/test_serve.py): Playwright drives it as
+# installed, with no browser download.
+if ! command -v chromium > /dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
+    else
+        echo "note: tests/test_serve.py needs Debian's chromium: sudo apt-get install chromium" >&2
+    fi
+fi

@@ -1,5 +1,5 @@
 """Generated data in the recipes' real formats: shape images (one shape per class), IDX files, emoji text rows,
-elevation tiles. Each class is easy to learn, so a short run gives a confident model to quantise."""
+elevation tiles, and videos made of the sample's photos. Each class is easy to learn, so a short run gives a confident model to quantise."""
 
 from __future__ import annotations
 
@@ -94,3 +94,21 @@ def cifar10_npz(path: Path, train: int = 400, test: int = 100) -> Path:
         arrays[f"y_{part}"] = y[order, None].astype(np.uint8)
     np.savez(path, **arrays)
     return path
+
+
+def alternating_clip(video: Path, photos: Path, runs=(3, 3, 3, 3), fps: float = 10, size: int = 160,
+                     repeat: int = 1) -> Path:
+    """A video (MJPG .avi) of runs of chihuahua and muffin photos from PHOTOS/<class>/: the label should change at
+    each run. Each photo is held for REPEAT frames."""
+    from edge.preprocess import read_image
+
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), fps, (size, size))
+    chihuahuas, muffins = (sorted((photos / c).iterdir()) for c in ("chihuahua", "muffin"))
+    for number, length in enumerate(runs):
+        pool = chihuahuas if number % 2 == 0 else muffins
+        for path in (pool * (1 + len(runs) * length // len(pool)))[number * length:(number + 1) * length]:
+            image = cv2.resize(read_image(path), (size, size))
+            for _ in range(repeat):
+                writer.write(image)
+    writer.release()
+    return video

@@ -16,20 +16,12 @@ import numpy as np
 import pytest
 
 from edge.preprocess import read_image
+from tests import generated
 from tests.conftest import REPO, SAMPLE, with_terminal_stderr
 
 
-def _alternating_clip(tmp_path, runs=(3, 3, 3, 3)):
-    """A video of runs of chihuahua and muffin photos: the label should change at each run."""
-    video = tmp_path / "alternating.avi"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 160))
-    chihuahuas, muffins = (sorted((SAMPLE / "test" / c).iterdir()) for c in ("chihuahua", "muffin"))
-    for number, length in enumerate(runs):
-        pool = chihuahuas if number % 2 == 0 else muffins
-        for path in pool[number * length:(number + 1) * length]:
-            writer.write(cv2.resize(read_image(path), (160, 160)))
-    writer.release()
-    return video
+def _alternating_clip(tmp_path):
+    return generated.alternating_clip(tmp_path / "alternating.avi", SAMPLE / "test")
 
 
 def _frames(result) -> tuple[list[dict], dict]:
