@@ -10,12 +10,13 @@ from typing import Optional
 
 import typer
 
-from convert.parity import ADVICE, Thresholds
+from convert.parity import ADVICE, GATE_ON, Thresholds
 from convert.registry import resolved_options
 from edge.atomic import writable_folder
 from edge.console import EXIT_CODES, library_output_to, user_errors, version_option
 from edge.errors import UserError
 from edge.formats import DEFAULT_FORMATS, FORMATS
+from edge.spec import finite_number
 from edge.tables import markdown
 from keras_io.archive import checked_spec
 from keras_io.startup import require_training
@@ -28,6 +29,7 @@ def _options(version: bool = version_option()):
     pass
 
 
+GateOn = Enum("GateOn", {value: value for value in GATE_ON}, type=str)  # --gate-on
 Target = Enum("Target", {value: value for value in FORMATS["onnx_int8"].options["target"]}, type=str)  # --target
 
 LOG_NAME = "convert.log"  # what TensorFlow and the converters print, unless --debug
@@ -55,19 +57,33 @@ def list_formats():
     typer.echo(markdown(rows, ["name", "file", "runs on", "default", "what"]))
 
 
-def _thresholds(config: Optional[Path], **flags: Optional[float]) -> Thresholds:
-    """Flags win over the config file's [parity] table, which wins over the built-in defaults."""
+FAILURE_KEYS = ("explain", "recover", "recover_max_float")  # [parity] keys beside the thresholds
+
+
+def _settings(config: Optional[Path], **flags) -> tuple[Thresholds, dict]:
+    """(thresholds, the int8-failure settings): flags win over the config file's [parity] table, which wins over the
+    built-in defaults."""
     values = {}
     if config is not None:
         try:
             values = tomllib.loads(config.read_text()).get("parity", {})
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise UserError(f"--config {config}: cannot read it as TOML ({exc}); see README for the [parity] table") from None
-        unknown = set(values) - set(Thresholds.__dataclass_fields__)
+        known = [*Thresholds.__dataclass_fields__, *FAILURE_KEYS]
+        unknown = set(values) - set(known)
         if unknown:
-            raise UserError(f"--config {config}: unknown keys {sorted(unknown)}; use {', '.join(Thresholds.__dataclass_fields__)}")
-    flags = {k: v for k, v in flags.items() if v is not None}
-    return Thresholds(**(values | flags))
+            raise UserError(f"--config {config}: unknown keys {sorted(unknown)}; use {', '.join(known)}")
+    merged = values | {k: v for k, v in flags.items() if v is not None}
+    for key, kind in (("explain", bool), ("recover", bool), ("recover_max_float", (int, float))):
+        if key in merged and (not isinstance(merged[key], kind) or (kind is not bool and isinstance(merged[key], bool))):
+            raise UserError(f"--{key.replace('_', '-')} (or {key} in the [parity] table): {merged[key]!r}; give "
+                            + ("true or false" if kind is bool else "a number: a fraction of the ops below 1, else a count"))
+    if not (merged.get("recover_max_float") is None or (finite_number(merged["recover_max_float"])
+                                                        and merged["recover_max_float"] > 0)):
+        raise UserError(f"--recover-max-float: {merged['recover_max_float']!r}; give a fraction of the model's ops "
+                        "(e.g. 0.1) or a count (e.g. 4)")
+    failures = {key: merged.pop(key) for key in FAILURE_KEYS if key in merged}
+    return Thresholds(**merged), failures
 
 
 def _print_report(report: dict, json_summary: bool, out_dir: Path) -> None:
@@ -106,6 +122,15 @@ def quantize(
     target: Optional[Target] = typer.Option(None, help="onnx_int8: the device its scheme is chosen for, any CPU (u8 x u8: no "
                                             "saturation) or arm64 (8-bit; on x86 without VNNI the parity check here "
                                             "measures saturation) [default: any]."),
+    gate_on: Optional[GateOn] = typer.Option(None, help="The figures held against the thresholds: point (measured), "
+                                             "upper (the pessimistic end of each 95% interval) or lower (the "
+                                             "optimistic end) [default: point]."),
+    explain: Optional[bool] = typer.Option(None, "--explain", help="Rank every int8 export's activations by what "
+                                           "quantising them loses (done anyway when one fails the gate)."),
+    recover: Optional[bool] = typer.Option(None, "--recover", help="When an int8 export fails, keep the fewest "
+                                           "activations in float until it passes."),
+    recover_max_float: Optional[float] = typer.Option(None, help="--recover's limit: a fraction of the model's ops "
+                                                      "(below 1) or a count of ops that may run in float [default: 0.1]."),
     debug: bool = typer.Option(False, help="Show TensorFlow's and the converters' own output, and tracebacks."),
 ):
     """Export MODEL.keras (int8 TFLite, fp32 and int8 ONNX by default), check each against the float model on
@@ -113,15 +138,17 @@ def quantize(
     with user_errors(debug):
         require_training("convert quantize")
         names = _parse_formats(formats)
-        thresholds = _thresholds(config, max_drop=max_drop, min_agreement=min_agreement, max_mse_increase=max_mse_increase)
+        thresholds, failures = _settings(config, max_drop=max_drop, min_agreement=min_agreement,
+                                         max_mse_increase=max_mse_increase, gate_on=gate_on.value if gate_on else None,
+                                         explain=explain, recover=recover, recover_max_float=recover_max_float)
         options = resolved_options(names, {"target": target.value} if target else {})
         checked_spec(model_path)  # bad input is refused before anything is written
         out_dir = writable_folder(out_dir, "--out")
         with library_output_to(out_dir / LOG_NAME, debug):
-            from convert.export import quantize as run
+            from convert.export import Int8Failures, quantize as run
 
             report = run(model_path, data, out_dir, names, thresholds, calib, calib_count, threads, options,
-                         say=lambda line: typer.echo(line, err=True))
+                         say=lambda line: typer.echo(line, err=True), failures=Int8Failures(**failures))
         _print_report(report, json_summary, out_dir)
 
 

@@ -9,6 +9,7 @@ import json
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -34,25 +35,39 @@ def _disagreement_sheet(name: str, scores, float_scores, files: list[Path], spec
     return path.name
 
 
+def format_options(name: str, options: Optional[dict[str, str]]) -> dict[str, str]:
+    """The export OPTIONS that format NAME takes."""
+    return {key: value for key, value in (options or {}).items() if key in FORMATS[name].options}
+
+
+def check(name: str, path: Path, spec, test: examples.Examples, float_scores, thresholds: Thresholds,
+          threads: Optional[int]) -> tuple[dict, object]:
+    """(NAME's parity row, its scores) for the model file PATH on the held-out inputs, batch by batch."""
+    scores = test.scores(runtime.load(path, threads, spec=spec).predict, what=f"{name} on the test images")
+    if spec.task == "regression":
+        return compare_regression(name, scores, float_scores, test.targets, thresholds), scores
+    return compare(name, scores, float_scores, test.targets, spec, thresholds), scores
+
+
 def export_and_check(name: str, model, spec, calibration: examples.Examples, test: examples.Examples, float_scores,
                       thresholds: Thresholds, out_dir: Path, stem: str, threads: Optional[int], work: Path,
-                      options: Optional[dict[str, str]] = None) -> dict:
-    """Export one format with the OPTIONS it takes, run it on the held-out inputs batch by batch, embed the spec with
-    its parity figures, and only then give the file its final name. WORK is the run's scratch folder."""
+                      options: Optional[dict[str, str]] = None, made: Optional[Path] = None) -> dict:
+    """Export one format with the OPTIONS it takes (or take the file MADE already, e.g. a recovered one), run it on
+    the held-out inputs, embed the spec with its parity figures, and only then give the file its final name. WORK
+    is the run's scratch folder."""
     fmt = FORMATS[name]
     final = output_path(out_dir, stem, fmt)
     started = time.perf_counter()
-    taken = {key: value for key, value in (options or {}).items() if key in fmt.options}
+    taken = format_options(name, options)
     try:
         with atomic_path(final) as tmp:
-            note = EXPORTERS.find(name)(model, spec, calibration, tmp, work, **taken)
-            scores = test.scores(runtime.load(tmp, threads, spec=spec).predict, what=f"{name} on the test images")
-            if spec.task == "regression":
-                row = compare_regression(name, scores, float_scores, test.targets, thresholds)
-                figures = ("mse", "mse_increase")
+            if made is None:
+                note = EXPORTERS.find(name)(model, spec, calibration, tmp, work, **taken)
             else:
-                row = compare(name, scores, float_scores, test.targets, spec, thresholds)
-                figures = ("accuracy", "drop", "agreement")
+                shutil.copyfile(made, tmp)
+                note = None
+            row, scores = check(name, tmp, spec, test, float_scores, thresholds, threads)
+            figures = ("mse", "mse_increase") if spec.task == "regression" else ("accuracy", "drop", "agreement")
             embed_file(tmp, spec.with_provenance(parity={k: row[k] for k in figures}))
             runtime.load(tmp, 1)  # what gets the final name must load with its spec
         if test.files is not None and spec.task != "regression":
@@ -109,19 +124,31 @@ def calibration_source(calib: Optional[Path], data: Path, spec, model_path: Path
                     "pass --calib with training images or an .npz")
 
 
+@dataclass(frozen=True)
+class Int8Failures:
+    """What to do about int8 exports that lose accuracy (README: "When int8 fails")."""
+
+    explain: bool = False  # diagnose every int8 export, not only the failing ones
+    recover: bool = False  # keep the fewest activations in float until a failing export passes
+    recover_max_float: Optional[float] = None  # most float ops: a fraction of the model's (default 0.1) or a count
+
+
 def quantize(model_path: Path, data: Path, out_dir: Path, names: list[str], thresholds: Thresholds,
              calib: Optional[Path] = None, calib_count: int = 256, threads: Optional[int] = None,
-             options: Optional[dict[str, str]] = None, say: Callable[[str], None] = lambda line: None) -> dict:
+             options: Optional[dict[str, str]] = None, say: Callable[[str], None] = lambda line: None,
+             failures: Int8Failures = Int8Failures()) -> dict:
     """Export MODEL_PATH in each format NAMES (with the export OPTIONS their rows in edge.formats take, e.g.
-    {"target": "arm64"}), check each against the float model on DATA, write parity.json into OUT_DIR and return its
-    report; SAY receives a progress line per step."""
+    {"target": "arm64"}), check each against the float model on DATA, diagnose and recover int8 exports as FAILURES
+    says, write parity.json into OUT_DIR and return its report; SAY receives a progress line per step."""
     with scratch_folder(out_dir) as work:
-        report = _quantize(model_path, data, out_dir, names, thresholds, calib, calib_count, threads, options, say, work)
+        report = _quantize(model_path, data, out_dir, names, thresholds, calib, calib_count, threads, options, say,
+                           work, failures)
     write_text(out_dir / "parity.json", json.dumps(report, indent=2))
     return report
 
 
-def _quantize(model_path, data, out_dir, names, thresholds, calib, calib_count, threads, options, say, work) -> dict:
+def _quantize(model_path, data, out_dir, names, thresholds, calib, calib_count, threads, options, say, work,
+              failures: Int8Failures) -> dict:
     """quantize() in the scratch folder WORK, without writing parity.json."""
     options = resolved_options(names, options or {})
     model, spec = archive.load(model_path)
@@ -138,6 +165,9 @@ def _quantize(model_path, data, out_dir, names, thresholds, calib, calib_count, 
     for name in names:
         row = export_and_check(name, model, spec, calibration, test, float_scores, thresholds, out_dir,
                                model_path.stem, threads, work, options)
+        if name in DIAGNOSED and spec.task != "regression" and (failures.explain or row["failures"]):
+            row = _explain_and_recover(name, row, model, spec, calibration, test, float_scores, thresholds, out_dir,
+                                       model_path.stem, threads, work, options, failures, say)
         rows.append(row)
         release_freed_memory()
         say(f"{name}: {out_dir / row['file']} ({row['size_mb']:.2f} MB, {row['export_s']} s) [{row['status']}]")
@@ -145,3 +175,67 @@ def _quantize(model_path, data, out_dir, names, thresholds, calib, calib_count, 
               "calibration_images": len(calibration), "thresholds": thresholds.__dict__, "rows": rows,
               "passed": all(not r.get("failures") for r in rows)}
     return report
+
+
+DIAGNOSED = ("tflite_int8", "tflite_uint8", "tflite_int8_float_io", "onnx_int8")
+
+
+def _explain_and_recover(name, row, model, spec, calibration, test, float_scores, thresholds, out_dir, stem, threads,
+                         work, options, failures: Int8Failures, say) -> dict:
+    """ROW with the layer diagnosis of NAME's export (table, chart), and with --recover a failing export replaced by
+    the one that keeps the fewest activations in float and passes (its all-int8 figures kept beside)."""
+    from convert import diagnose, recover
+    from convert.tflite_export import layer_names
+
+    final = out_dir / row["file"]
+    tflite = diagnose.TfliteDebugger(model, calibration, fully_quantize=name != "tflite_int8_float_io") \
+        if FORMATS[name].runtime == "tflite" else None
+    diagnosis = tflite.layers() if tflite else diagnose.onnx_layers(final, calibration, layer_names(model), work)
+    row["layers"] = diagnosis.report()
+    row["layer_chart"] = diagnose.chart(diagnosis, out_dir / f"{final.name}.layers.png", f"{name}: {final.name}")
+    say(f"{name}: the activations int8 loses most on ({diagnosis.runtime} debugger; all in parity.json, "
+        f"{row['layer_chart']}):\n" + "\n".join(diagnosis.lines()))
+    if not (failures.recover and row["failures"]):
+        return row
+    if name not in recover.RECOVERABLE:
+        row["recovery"] = {"passed": False, "why": f"--recover handles {', '.join(recover.RECOVERABLE)}"}
+        return row
+    all_int8 = work / f"all-int8{FORMATS[name].suffix}"
+    shutil.copyfile(final, all_int8)
+    builder = recover.Builder(model, spec, calibration, work, format_options(name, options), tflite)
+    outcome = recover.search(diagnosis, builder, lambda path: check(name, path, spec, test, float_scores, thresholds,
+                                                                    threads)[0],
+                             failures.recover_max_float, FORMATS[name].suffix)
+    if outcome.chosen is None:
+        row["recovery"] = outcome.report()
+        tried = ", ".join(f"{len(a.layers)} ({len(a.nodes)} ops)" for a in outcome.tried)
+        say(f"{name}: --recover found no export that passes with at most {failures.recover_max_float or 0.1:g} of "
+            f"the ops in float; activations kept float in each try: {tried or 'none'} (parity.json: recovery)")
+        return row
+    recovered = export_and_check(name, model, spec.with_provenance(float_layers=outcome.chosen.names), calibration,
+                                 test, float_scores, thresholds, out_dir, stem, threads, work, options,
+                                 made=outcome.path)
+    inputs = next(test.batches(min(50, len(test))))
+    recovered.update(layers=row["layers"], layer_chart=row["layer_chart"], recovery=outcome.report() | {
+        "all_int8": {key: row[key] for key in ("accuracy", "drop", "agreement", "size_mb")} | {
+            "latency_ms": latency_ms(all_int8, spec, inputs)},
+        "latency_ms": latency_ms(final, spec, inputs)})
+    say(f"{name}: recovered with {', '.join(outcome.chosen.names)} in float ({len(outcome.chosen.nodes)} of "
+        f"{outcome.total_ops} ops): accuracy {recovered['accuracy']}% (all-int8 {row['accuracy']}%), agreement "
+        f"{recovered['agreement']}%")
+    return recovered
+
+
+def latency_ms(path: Path, spec, inputs, runs: int = 3) -> dict:
+    """Median milliseconds of one image through PATH at 1 and 2 threads, over RUNS passes of INPUTS."""
+    figures = {}
+    for threads in (1, 2):
+        runner = runtime.load(path, threads, spec=spec)
+        times = []
+        for _ in range(runs):
+            for x in inputs:
+                started = time.perf_counter()
+                runner.predict(x[None])
+                times.append(time.perf_counter() - started)
+        figures[str(threads)] = round(1000 * sorted(times)[len(times) // 2], 3)
+    return figures

@@ -11,6 +11,7 @@ import io
 import logging
 import re
 import shutil
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -171,26 +172,37 @@ def clipped_bias_note(biases: list[str]) -> str | None:
             "those channels lose their offset, and the parity figures show whether that matters")
 
 
-def quantize(model, spec: ModelSpec, calibration: Examples, path: Path, work: Path, method: str = "percentile",
-             reduce_range: bool = False, weight_type: str = "QInt8") -> str | None:
-    """Static QDQ: activations uint8, weights per channel (QInt8, or QUInt8 for the U8U8 kernels that cannot
-    saturate); shape inference first, as onnxruntime recommends. reduce_range: 7-bit weights.
-    Returns a note for the user when onnxruntime had to clip biases, else None."""
-    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.calibrate import save_tensors_data
+def prepared_model(model, spec: ModelSpec, work: Path) -> Path:
+    """The float ONNX after onnxruntime's pre-processing (shape inference, fusions): what quantize_static reads, and
+    where the node names of nodes_to_exclude come from."""
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    prepared, cache = work / f"prepared-{method}.onnx", work / f"ranges-{method}-{path.name}.json"
+    prepared = work / "prepared.onnx"
     if not prepared.exists():
         quant_pre_process(str(float_onnx(model, spec, work)), str(prepared))
-    save_tensors_data(calibrate(prepared, calibration, method, work), cache)
+    return prepared
+
+
+def quantize(model, spec: ModelSpec, calibration: Examples, path: Path, work: Path, method: str = "percentile",
+             reduce_range: bool = False, weight_type: str = "QInt8", nodes_to_exclude: tuple = ()) -> str | None:
+    """Static QDQ: activations uint8, weights per channel (QInt8, or QUInt8 for the U8U8 kernels that cannot
+    saturate); shape inference first, as onnxruntime recommends. reduce_range: 7-bit weights. NODES_TO_EXCLUDE stay
+    float (`--recover`). The ranges are calibrated once per run, method and calibration set. Returns a note for the user when
+    onnxruntime had to clip biases, else None."""
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.calibrate import save_tensors_data
+
+    identity = zlib.crc32(np.ascontiguousarray(calibration.pixels))  # the same images give the same ranges
+    prepared, cache = prepared_model(model, spec, work), work / f"ranges-{method}-{len(calibration)}-{identity}.json"
+    if not cache.exists():
+        save_tensors_data(calibrate(prepared, calibration, method, work), cache)
     warnings, root = _BiasWarnings(), logging.getLogger()
     root.addHandler(warnings)
     try:
         quantize_static(str(prepared), str(path), quant_format=QuantFormat.QDQ, per_channel=True,
                         reduce_range=reduce_range, activation_type=QuantType.QUInt8,
                         weight_type=QuantType[weight_type], calibrate_method=calibrate_method(method),
-                        calibration_cache_path=str(cache))
+                        calibration_cache_path=str(cache), nodes_to_exclude=list(nodes_to_exclude))
     finally:
         root.removeHandler(warnings)
     embed_onnx_props(path, opset=str(OPSET), quantization=f"QDQ activations=QUInt8 weights={weight_type} per_channel "
@@ -215,7 +227,8 @@ TARGETS = {  # target device -> weight type (both full 8-bit)
 
 
 @register_exporter("onnx_int8")
-def export_int8(model, spec: ModelSpec, calibration: Examples, path: Path, work: Path, target: str = "any") -> str | None:
+def export_int8(model, spec: ModelSpec, calibration: Examples, path: Path, work: Path, target: str = "any",
+                nodes_to_exclude: tuple = ()) -> str | None:
     """Percentile calibration and per-channel weights (benchmarks/results/calibration_muffins.md), with the weight
-    type TARGET needs (`convert quantize --target`)."""
-    return quantize(model, spec, calibration, path, work, weight_type=TARGETS[target])
+    type TARGET needs (`convert quantize --target`); NODES_TO_EXCLUDE stay float (`--recover`)."""
+    return quantize(model, spec, calibration, path, work, weight_type=TARGETS[target], nodes_to_exclude=nodes_to_exclude)

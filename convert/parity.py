@@ -7,10 +7,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from convert.statistics import intervals
 from edge import metrics
 from edge.errors import UserError
 from edge.postprocess import class_indices
 from edge.spec import ModelSpec, finite_number
+
+
+GATE_ON = {  # --gate-on: the figures held against --max-drop and --min-agreement
+    "point": "the measured drop and agreement",
+    "upper": "the pessimistic end of each 95% interval (the drop's upper bound, the agreement's lower): fails unless "
+             "the test set rules out a loss past the threshold",
+    "lower": "the optimistic end (the drop's lower bound, the agreement's upper): fails only when the loss is past the "
+             "threshold beyond the test set's noise",
+}
 
 
 @dataclass(frozen=True)
@@ -18,9 +28,13 @@ class Thresholds:
     max_drop: float = 1.0  # accuracy points an export may lose against the float model
     min_agreement: float = 98.0  # percent of images where the export's top-1 equals the float model's
     max_mse_increase: float = 10.0  # regression: percent the export's MSE may exceed the float model's
+    gate_on: str = "point"  # which figure meets the thresholds: see GATE_ON
 
     def __post_init__(self):
         """UserError for a threshold that is not a finite number in range (NaN would pass every export)."""
+        if self.gate_on not in GATE_ON:
+            raise UserError(f"--gate-on (or gate_on in the [parity] table): {self.gate_on!r}; give one of "
+                            f"{', '.join(GATE_ON)}")
         for name, top in (("max_drop", 100), ("min_agreement", 100), ("max_mse_increase", math.inf)):
             value = getattr(self, name)
             if not (finite_number(value) and 0 <= value <= top):
@@ -54,13 +68,25 @@ def compare(name: str, scores: np.ndarray, float_scores: np.ndarray, targets: np
     }
     float_recall = per_class_recall(float_predicted, targets, spec)
     row["recall_delta"] = {label: round(row["recall"][label] - float_recall[label], 2) for label in float_recall}
-    failures = []
-    if row["drop"] > thresholds.max_drop:
-        failures.append(f"accuracy drop {row['drop']:.2f} points > --max-drop {thresholds.max_drop}")
-    if row["agreement"] < thresholds.min_agreement:
-        failures.append(f"agreement {row['agreement']:.2f}% < --min-agreement {thresholds.min_agreement}")
-    row["failures"] = failures
+    row.update(intervals(predicted == targets, float_predicted == targets, predicted == float_predicted,
+                         thresholds.max_drop))
+    row["failures"] = failures(row, thresholds)
     return row
+
+
+def failures(row: dict, thresholds: Thresholds) -> list[str]:
+    """Every threshold ROW fails, on the figures --gate-on names."""
+    side = {"point": None, "upper": (1, 0), "lower": (0, 1)}[thresholds.gate_on]
+    drop = row["drop"] if side is None else row["drop_ci95"][side[0]]
+    agreement = row["agreement"] if side is None else row["agreement_ci95"][side[1]]
+    what = "" if side is None else f" ({'upper' if side[0] else 'lower'} end of its 95% interval)"
+    found = []
+    if drop > thresholds.max_drop:
+        found.append(f"accuracy drop {drop:.2f} points{what} > --max-drop {thresholds.max_drop}")
+    if agreement < thresholds.min_agreement:
+        what = "" if side is None else f" ({'lower' if side[0] else 'upper'} end of its 95% interval)"
+        found.append(f"agreement {agreement:.2f}%{what} < --min-agreement {thresholds.min_agreement}")
+    return found
 
 
 def compare_regression(name: str, scores: np.ndarray, float_scores: np.ndarray, targets: np.ndarray,
@@ -89,6 +115,7 @@ def per_class_recall(predicted: np.ndarray, targets: np.ndarray, spec: ModelSpec
     return {label: round(100 * r, 2) for label, r in metrics.per_class_recall(predicted, targets, spec.labels).items()}
 
 
-ADVICE = ("int8 lost too much: try more calibration images (--calib-count), calibration images closer to what "
-          "the device sees (--calib), a float-I/O or fp32 export for this model, --target any for ONNX on x86, or "
-          "retraining with less extreme activations (BatchNorm, ReLU6)")
+ADVICE = ("int8 lost too much: the activations it loses most on are listed above; --recover keeps the fewest of them "
+          "in float until the gate passes. Else try more calibration images (--calib-count), calibration images "
+          "closer to what the device sees (--calib), --target any for ONNX on x86, or retraining with less extreme "
+          "activations (BatchNorm, ReLU6)")

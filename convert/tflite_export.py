@@ -35,12 +35,12 @@ def unsupported_ops(message: str, layer_names: set[str]) -> tuple[list[str], lis
     return ops, sorted(layers)
 
 
-def _layer_names(model) -> set[str]:
+def layer_names(model) -> set[str]:
     names = set()
     for layer in model.layers:
         names.add(layer.name)
         if hasattr(layer, "layers"):
-            names |= _layer_names(layer)
+            names |= layer_names(layer)
     return names
 
 
@@ -51,7 +51,7 @@ def _convert(converter, path: Path, model) -> None:
         with contextlib.redirect_stdout(io.StringIO()):  # the converter prints the traced function
             flatbuffer = converter.convert()
     except ConverterError as exc:
-        ops, layers = unsupported_ops(str(exc), _layer_names(model))
+        ops, layers = unsupported_ops(str(exc), layer_names(model))
         if not ops:
             raise
         raise UserError(f"{path.name}: TFLite builtins lack {', '.join(ops)} (used by layers: {', '.join(layers) or 'unknown'}); "
@@ -104,7 +104,7 @@ def calibration_batch(count: int, most: int = 16) -> int:
     return max(size for size in range(1, min(most, count) + 1) if count % size == 0)
 
 
-def _int8_converter(model, calibration: Examples):
+def int8_converter(model, calibration: Examples):
     """Full-integer int8, calibrated on CALIBRATION a batch at a time (the converter keeps ranges, not images)."""
     tf, converter = _converter(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -117,7 +117,7 @@ def _int8_converter(model, calibration: Examples):
 @register_exporter("tflite_int8")
 def export_int8(model, spec: ModelSpec, calibration: Examples, path: Path, work: Path) -> None:
     """int8 input and output: the device feeds quantised pixels straight in (see edge.runtime.quantize)."""
-    tf, converter = _int8_converter(model, calibration)
+    tf, converter = int8_converter(model, calibration)
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
     _convert(converter, path, model)
@@ -137,7 +137,7 @@ def export_uint8(model, spec: ModelSpec, calibration: Examples, path: Path, work
     """int8 inside, uint8 input and output, with TFLite Metadata added at embedding (convert/tflite_metadata.py): the
     file MediaPipe Tasks and the TFLite Task Library load as is. A binary model gets two scores."""
     model = two_scores(model) if spec.task == "binary" else model
-    tf, converter = _int8_converter(model, calibration)
+    tf, converter = int8_converter(model, calibration)
     converter.inference_input_type = tf.uint8
     converter.inference_output_type = tf.uint8
     _convert(converter, path, model)
@@ -146,5 +146,5 @@ def export_uint8(model, spec: ModelSpec, calibration: Examples, path: Path, work
 @register_exporter("tflite_int8_float_io")
 def export_int8_float_io(model, spec: ModelSpec, calibration: Examples, path: Path, work: Path) -> None:
     """int8 inside, float32 input and output: a drop-in for a float model."""
-    _, converter = _int8_converter(model, calibration)
+    _, converter = int8_converter(model, calibration)
     _convert(converter, path, model)

@@ -35,6 +35,7 @@ class Provenance:
     calibration_data: str = ""  # a calibration sample beside the model file (array recipes write one)
     export_options: dict = field(default_factory=dict)  # the options its export took, e.g. {"target": "arm64"}
     parity: dict = field(default_factory=dict)  # its figures against the float model, as `convert quantize` measured
+    float_layers: list = field(default_factory=list)  # int8 exports: activations `--recover` kept in float
 
     @classmethod
     def from_dict(cls, data) -> "Provenance":
@@ -42,7 +43,8 @@ class Provenance:
         dropped (provenance is never needed to run a model, so a malformed entry is dropped too)."""
         if not isinstance(data, dict):
             return cls()
-        kinds = {f.name: dict if f.name in ("export_options", "parity") else str for f in fields(cls)}
+        kinds = {f.name: dict if f.name in ("export_options", "parity") else list if f.name == "float_layers" else str
+                 for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in kinds and isinstance(v, kinds[k])})
 
 

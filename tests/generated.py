@@ -112,3 +112,45 @@ def alternating_clip(video: Path, photos: Path, runs=(3, 3, 3, 3), fps: float = 
                 writer.write(image)
     writer.release()
     return video
+
+
+def outlier_cnn(root: Path, planted: str = "conv_a") -> tuple[Path, Path, Path]:
+    """(ROOT with train/ and test/ class folders of generated shapes, a small CNN trained on them as .keras, the same
+    CNN built to fail int8): in the second, convolution PLANTED's channel 0 is scaled up 1000 times and the next
+    convolution's weights on it scaled down as much, so the float model is unchanged but one per-tensor int8 scale
+    must cover values 1000 times larger than the rest of that activation, which then round to zero."""
+    import shutil
+
+    import keras
+
+    from edge.folders import class_folder
+    from edge.preprocess import prepare, read_image
+    from edge.spec import ModelSpec
+    from keras_io import archive
+
+    colour_folders(root / "all", [90, 90, 90], size=32)
+    for folder in sorted((root / "all").iterdir()):
+        for i, path in enumerate(sorted(folder.iterdir())):
+            target = root / ("test" if i % 3 == 0 else "train") / folder.name
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.move(path, target / path.name)
+    shutil.rmtree(root / "all")
+    spec = ModelSpec("multiclass", ("class_0", "class_1", "class_2"), 32, 32, scale=1 / 127.5, offset=-1.0)
+    train = class_folder(root / "train")
+    x = np.stack([prepare(read_image(p), spec) for p in train.files])
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((32, 32, 3))
+    hidden = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name=planted)(inputs)
+    hidden = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv_b")(hidden)
+    pooled = keras.layers.GlobalAveragePooling2D()(hidden)
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax", name="out")(pooled))
+    model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
+    model.fit(x, np.asarray(train.targets), epochs=20, batch_size=16, verbose=0)
+    healthy = archive.save(model, spec, root / "healthy.keras")
+    kernel, bias = model.get_layer(planted).get_weights()
+    kernel[..., 0], bias[0] = kernel[..., 0] * 1000, bias[0] * 1000
+    model.get_layer(planted).set_weights([kernel, bias])
+    kernel, bias = model.get_layer("conv_b").get_weights()
+    kernel[:, :, 0, :] /= 1000
+    model.get_layer("conv_b").set_weights([kernel, bias])
+    return root, healthy, archive.save(model, spec, root / "planted.keras")
