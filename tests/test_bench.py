@@ -126,3 +126,12 @@ def test_pipeline_times_every_stage_on_a_real_video(exported, tmp_path):
         assert all(t > 0 for t in timed) and row["frames"] == 120
         assert sum(stages) == pytest.approx(row["frame_ms"], rel=0.5)
         assert 0 < row["not_invoke_share"] < 1 and row["rss_mb_start"] > 0
+
+
+@pytest.mark.parametrize("threads", [["x"], ["0"], ["1", "-2"]])
+def test_a_thread_count_that_is_not_one_is_one_line(exported, cli, threads):
+    from benchmarks.bench import app
+
+    flags = [part for count in threads for part in ("--threads", count)]
+    result = cli.invoke(app, ["-m", str(exported[0] / "muffins.tflite"), "--data", str(SAMPLE / "test"), *flags])
+    assert result.exit_code == 2 and "give a thread count, repeated for more: --threads 1 --threads 2" in result.output

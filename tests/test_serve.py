@@ -245,3 +245,15 @@ def test_realtime_plays_a_video_at_its_frame_rate(exported, cli, tmp_path):
     summary = json.loads(result.stdout.splitlines()[-1])["summary"]
     assert result.exit_code == 0 and elapsed >= 0.9, elapsed
     assert summary["frames"] + summary["dropped"] <= 20 and summary["frames"] >= 5 and "ended" in summary
+
+
+def test_a_port_already_taken_is_one_line(exported, cli):
+    from edge.classify import app
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cli.invoke(app, ["--model", str(exported[0] / "muffins.tflite"), "--images", str(SAMPLE / "test"),
+                                  "--serve", f"127.0.0.1:{port}"])
+    assert result.exit_code == 2 and f"--serve 127.0.0.1:{port}: cannot listen there" in result.output, result.output
