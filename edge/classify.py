@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import collections
 import json
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Optional
 
@@ -18,7 +16,7 @@ import typer
 from edge import loop, runtime
 from edge.console import EXIT_CODES, user_errors, version_option
 from edge.errors import UserError
-from edge.loop import Prediction
+from edge.loop import FrameRate, Prediction
 from edge.sources import open_source
 from edge.spec import ModelSpec
 
@@ -124,12 +122,11 @@ class Overlay:
 
         self.draw, self.show, self.path = overlay, show, save_video
         self.recorder = VideoRecorder(save_video, fps) if save_video else None
-        self.recent = collections.deque(maxlen=30)  # wall-clock times of the last frames, for the FPS shown
+        self.rate = FrameRate()  # for the FPS shown
 
     def __call__(self, prediction: Prediction, changed: bool) -> bool:
-        self.recent.append(time.perf_counter())
-        fps = (len(self.recent) - 1) / (self.recent[-1] - self.recent[0]) if len(self.recent) > 1 else 0.0
-        drawn = self.draw(prediction.frame.image, *prediction.best[0], fps)
+        self.rate.tick()
+        drawn = self.draw(prediction.frame.image, *prediction.best[0], self.rate.fps)
         if self.recorder:
             self.recorder.write(drawn)
         return _show(drawn) if self.show else True

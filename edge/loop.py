@@ -8,8 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Protocol
 
-import numpy as np
-
+from edge.metrics import percentiles
 from edge.postprocess import Smoother, probabilities, top_k
 from edge.preprocess import to_pixels
 from edge.runtime import Runner
@@ -67,6 +66,21 @@ class Sink(Protocol):
     def close(self) -> dict: ...
 
 
+class FrameRate:
+    """Frames per second over the last WINDOW frames: `tick()` at each frame."""
+
+    def __init__(self, window: int = 30):
+        self.times = collections.deque(maxlen=window)
+
+    def tick(self) -> None:
+        self.times.append(time.perf_counter())
+
+    @property
+    def fps(self) -> float:
+        times = list(self.times)
+        return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+
+
 LATENCY_WINDOW = 10_000  # frames whose latencies the summary's percentiles cover: a camera run may last for days
 
 
@@ -93,10 +107,8 @@ def run(runner: Runner, source, sinks: list[Sink], max_frames: int | None = None
     elapsed = time.perf_counter() - started
     summary = {"frames": frames, "skipped": source.skipped, "fps": round(frames / elapsed, 2) if elapsed > 0 else None}
     if latencies:
-        ordered = np.sort(np.fromiter(latencies, float))  # np.median and np.percentile load numpy.ma: 7 ms of start-up
-        median, p90, p99 = np.interp([q * (len(ordered) - 1) for q in (0.5, 0.9, 0.99)], np.arange(len(ordered)), ordered)
-        summary.update(latency_ms_median=round(float(median), 3), latency_ms_p90=round(float(p90), 3),
-                       latency_ms_p99=round(float(p99), 3))
+        median, p90, p99 = percentiles(latencies, (0.5, 0.9, 0.99))
+        summary.update(latency_ms_median=round(median, 3), latency_ms_p90=round(p90, 3), latency_ms_p99=round(p99, 3))
     if judged:
         summary.update(accuracy=round(correct / judged, 4), judged=judged)
     summary.update(source.counters)

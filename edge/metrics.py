@@ -21,6 +21,12 @@ def per_class_recall(predicted: np.ndarray, targets: np.ndarray, labels) -> dict
     return {label: float(np.mean(predicted[targets == i] == i)) for i, label in enumerate(labels) if np.any(targets == i)}
 
 
+def percentiles(values, quantiles) -> list[float]:
+    """QUANTILES (0..1) of VALUES, linearly interpolated (np.percentile loads numpy.ma: 7 ms of start-up)."""
+    ordered = np.sort(np.fromiter(values, float))
+    return [float(v) for v in np.interp([q * (len(ordered) - 1) for q in quantiles], np.arange(len(ordered)), ordered)]
+
+
 def mse(values: np.ndarray, targets: np.ndarray) -> float:
     """Mean squared error of VALUES (any shape with one value per target) against TARGETS."""
     return float(np.mean((np.asarray(values).reshape(len(targets)) - targets) ** 2))

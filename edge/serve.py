@@ -22,7 +22,8 @@ from typing import Callable
 import cv2
 
 from edge.errors import UserError
-from edge.loop import Prediction
+from edge.loop import FrameRate, Prediction
+from edge.metrics import percentiles
 
 PAGE = Path(__file__).with_name("page.html")
 BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)  # latency histogram bounds, seconds
@@ -55,7 +56,7 @@ class View:
         self.lock = threading.Lock()
         self.latest: Prediction | None = None
         self.seq = self.frames = self.changes = 0
-        self.times = collections.deque(maxlen=30)  # wall-clock times of the last frames, for the FPS
+        self.rate = FrameRate()
         self.latencies = collections.deque(maxlen=1000)  # seconds, for p50 / p99
         self.bucket_counts, self.latency_sum = [0] * (len(BUCKETS) + 1), 0.0
         self.events = collections.deque(maxlen=EVENTS_KEPT)  # (number, record) of each label change
@@ -68,7 +69,7 @@ class View:
         seconds = prediction.latency_ms / 1000
         with self.lock:
             self.latest, self.seq, self.frames = prediction, self.seq + 1, self.frames + 1
-            self.times.append(time.perf_counter())
+            self.rate.tick()
             self.latencies.append(seconds)
             self.bucket_counts[bisect.bisect_left(BUCKETS, seconds)] += 1
             self.latency_sum += seconds
@@ -78,18 +79,12 @@ class View:
                 self.events.append((self.changes, self.record(prediction)))
                 self.changed.notify_all()
 
-    def fps(self) -> float:
-        with self.lock:
-            times = list(self.times)
-        return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
-
     def status(self) -> dict:
         with self.lock:
-            latest, latencies = self.latest, sorted(self.latencies)
-        quantile = lambda q: round(1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))], 3)  # noqa: E731
-        return {**self.describe, "frames": self.frames, "label_changes": self.changes, "fps": round(self.fps(), 2),
-                "latency_ms_p50": quantile(0.5) if latencies else None,
-                "latency_ms_p99": quantile(0.99) if latencies else None, **self.counters(),
+            latest, latencies, fps = self.latest, list(self.latencies), self.rate.fps
+        p50, p99 = [round(1000 * v, 3) for v in percentiles(latencies, (0.5, 0.99))] if latencies else (None, None)
+        return {**self.describe, "frames": self.frames, "label_changes": self.changes, "fps": round(fps, 2),
+                "latency_ms_p50": p50, "latency_ms_p99": p99, **self.counters(),
                 "viewers": self.streams, "ended": self.ended, "last": self.record(latest) if latest else None}
 
     def metrics(self) -> str:
@@ -125,7 +120,9 @@ class View:
             if latest is None or seq == done or not self.streams:
                 continue
             label, score = latest.best[0]
-            ok, jpeg = cv2.imencode(".jpg", draw(latest.frame.image, label, score, self.fps()),
+            with self.lock:
+                fps = self.rate.fps
+            ok, jpeg = cv2.imencode(".jpg", draw(latest.frame.image, label, score, fps),
                                     [cv2.IMWRITE_JPEG_QUALITY, 80])
             done = seq
             with self.encoded:
@@ -143,14 +140,15 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # the terminal belongs to the classifier's lines
         pass
 
-    def _refuse(self, code: int, text: str, headers: dict | None = None) -> None:
-        body = (text + "\n").encode()
+    def _respond(self, code: int, body: bytes, kind: str, headers: dict | None = None) -> None:
         self.send_response(code)
-        for key, value in {"Content-Type": "text/plain; charset=utf-8", "Content-Length": str(len(body)),
-                           **(headers or {})}.items():
+        for key, value in {"Content-Type": kind, "Content-Length": str(len(body)), **(headers or {})}.items():
             self.send_header(key, value)
         self.end_headers()
         self.wfile.write(body)
+
+    def _refuse(self, code: int, text: str, headers: dict | None = None) -> None:
+        self._respond(code, (text + "\n").encode(), "text/plain; charset=utf-8", headers)
 
     def _allowed(self, query: dict) -> bool:
         token = self.server.token
@@ -180,12 +178,7 @@ class Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _other
 
     def _send(self, body: bytes, kind: str) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
+        self._respond(200, body, kind, {"Cache-Control": "no-store"})
 
     def _page(self):
         self._send(self.server.page, "text/html; charset=utf-8")
