@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,12 +39,10 @@ def relative_error(reference: np.ndarray, quantised: np.ndarray) -> float:
 def keras_layer(tensor: str, layer_names: set[str]) -> str | None:
     """The Keras layer a converted tensor or node comes from: the innermost name scope that is a layer name
     (TensorFlow adds _N suffixes: conv_a_1 is conv_a), in the first of a fused op's names."""
-    found = None
-    for part in re.split(r"[/;:]", tensor.split(";")[0]):
-        for name in (part, re.sub(r"_\d+$", "", part)):
-            if name in layer_names:
-                found = name
-    return found
+    from convert.tflite_export import scope_layers
+
+    found = scope_layers(tensor.split(";")[0], layer_names)
+    return found[-1] if found else None
 
 
 @dataclass

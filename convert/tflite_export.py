@@ -28,11 +28,15 @@ def unsupported_ops(message: str, layer_names: set[str]) -> tuple[list[str], lis
     Op locations read like "functional_1/determinant_1/MatrixDeterminant@...": name scopes that are layer names,
     possibly with a _N suffix TensorFlow added."""
     ops = sorted(set(re.findall(r"^\s*tf\.(\w+)", message, flags=re.M)))
-    layers = set()
-    for scope in re.findall(r'"([\w./]+)/\w+@', message):
-        for part in scope.split("/"):
-            layers |= {name for name in (part, re.sub(r"_\d+$", "", part)) if name in layer_names}
+    layers = {name for scope in re.findall(r'"([\w./]+)/\w+@', message) for name in scope_layers(scope, layer_names)}
     return ops, sorted(layers)
+
+
+def scope_layers(scope: str, layer_names: set[str]) -> list[str]:
+    """The Keras layer names among the parts of a converted op's name scope (split at / ; :), outermost first;
+    TensorFlow adds _N suffixes: conv_a_1 is conv_a."""
+    return [name for part in re.split(r"[/;:]", scope) for name in (part, re.sub(r"_\d+$", "", part))
+            if name in layer_names]
 
 
 def layer_names(model) -> set[str]:
