@@ -4,7 +4,8 @@ Each model and thread count is loaded, warmed up, then timed on single images ov
 so that machine drift hits every model alike. `--direct` adds, for each .tflite, the bare LiteRT interpreter fed
 pre-quantised tensors, so the overhead of our runner is a measured ratio. Needs only the `edge` extra.
 `edge-bench compare A.json B.json` prints two runs side by side; `edge-bench pipeline` times the camera loop stage by
-stage; `edge-bench serve` measures what `edge-classify --serve` viewers cost.
+stage; `edge-bench serve` measures what `edge-classify --serve` viewers cost; `edge-bench moving-camera` what
+`--smooth` buys on a moving camera.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ import typer
 from benchmarks import chart
 from benchmarks.compare import compare
 from benchmarks.machine import describe, rss_mb
+from benchmarks.moving_camera import moving_camera
 from benchmarks.pipeline import pipeline
 from benchmarks.serve import serve
 from edge import metrics, runtime
 from edge.atomic import writable_folder, write_text
+from edge import corruptions
 from edge.console import EXIT_CODES, user_errors, version_option
 from edge.errors import UserError
 from edge.folders import any_images, class_folder, read_xy
@@ -68,17 +71,32 @@ def _thread_counts(values: list[str]) -> list[int]:
     return counts
 
 
-def _timing_images(data: Optional[Path], images: Optional[Path], limit: int) -> list[np.ndarray]:
-    """Real inputs to time on: BGR images, or raw examples (H, W, C) when --data is an .npz."""
+def _corruption(text: Optional[str]) -> Optional[Callable[[np.ndarray, int], np.ndarray]]:
+    """--corrupt FAMILY:SEVERITY as (BGR photo, its index) -> the photo so corrupted, seeded by the index."""
+    if text is None:
+        return None
+    family, _, severity = text.partition(":")
+    if family not in corruptions.CORRUPTIONS or severity not in [str(s) for s in range(1, corruptions.MAX_SEVERITY + 1)]:
+        raise UserError(f"--corrupt {text!r}: give FAMILY:SEVERITY, a family of {', '.join(corruptions.CORRUPTIONS)} and a "
+                        f"severity 1-{corruptions.MAX_SEVERITY}, e.g. --corrupt motion_blur:3")
+    return lambda photo, index: corruptions.corrupt(photo, family, int(severity), index)
+
+
+def _timing_images(data: Optional[Path], images: Optional[Path], limit: int, corruption=None) -> list[np.ndarray]:
+    """Real inputs to time on: BGR images (under CORRUPTION when given), or raw examples (H, W, C) when --data is an
+    .npz."""
     source = images or data
     if source is None:
         raise UserError("give --data DIR (class folders: timing and accuracy) or --images DIR (timing only)")
     if source.suffix == ".npz":
+        if corruption is not None:
+            raise UserError(f"--corrupt: camera corruptions apply to photos; {source} holds arrays, give class folders")
         x = read_xy(source)[0]
         return list(x[:: max(1, len(x) // limit)][:limit])
     paths = any_images(source)
     step = max(1, len(paths) // limit)
-    return [read_image(p) for p in paths[::step][:limit]]
+    photos = [read_image(p) for p in paths[::step][:limit]]
+    return [corruption(photo, index) for index, photo in enumerate(photos)] if corruption else photos
 
 
 def _is_photo(frame: np.ndarray, spec) -> bool:
@@ -209,8 +227,8 @@ def _summarise(subject: Subject) -> None:
                        images_per_s=round(1000 / median, 1), runs=len(times))
 
 
-def _predictions(runner, data: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(predicted class indices or values, targets) over every example of DATA."""
+def _predictions(runner, data: Path, corruption=None) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted class indices or values, targets) over every example of DATA, photos under CORRUPTION when given."""
     if data.suffix == ".npz":
         x, y = read_xy(data)
         if x.shape[1:] != runner.spec.input_shape:
@@ -224,18 +242,20 @@ def _predictions(runner, data: Path) -> tuple[np.ndarray, np.ndarray]:
     folder = class_folder(data)
     if folder.classes != list(runner.spec.labels):
         raise UserError(f"--data {data}: classes {folder.classes} differ from the model's labels {list(runner.spec.labels)}")
-    predicted = [class_indices(runner.predict(prepare(read_image(p), runner.spec)[None]), runner.spec)[0] for p in folder.files]
+    corruption = corruption or (lambda photo, index: photo)
+    predicted = [class_indices(runner.predict(prepare(corruption(read_image(p), i), runner.spec)[None]), runner.spec)[0]
+                 for i, p in enumerate(folder.files)]
     return np.asarray(predicted), np.asarray(folder.targets)
 
 
-def _accuracy_and_agreement(subjects: list[Subject], data: Path, reference: Optional[Path]) -> None:
+def _accuracy_and_agreement(subjects: list[Subject], data: Path, reference: Optional[Path], corruption=None) -> None:
     """Accuracy per model (one row per model carries it) and top-1 agreement with the float reference."""
     predictions = {}
     for subject in subjects:
         if subject.runner is None or subject.row["model"] in predictions:
             continue
         try:
-            predictions[subject.row["model"]] = _predictions(subject.runner, data)
+            predictions[subject.row["model"]] = _predictions(subject.runner, data, corruption)
         except UserError as exc:
             subject.row["status"] = f"no accuracy: {exc}"
             continue
@@ -258,7 +278,8 @@ def _accuracy_and_agreement(subjects: list[Subject], data: Path, reference: Opti
 
 
 def run(models: list[Path], threads: list[int], frames: list[np.ndarray], runs: int, warmup: int, data: Optional[Path],
-        direct: bool = False, seconds: Optional[float] = None, reference: Optional[Path] = None) -> tuple[list[dict], bool]:
+        direct: bool = False, seconds: Optional[float] = None, reference: Optional[Path] = None,
+        corruption=None) -> tuple[list[dict], bool]:
     """(rows, complete): every model at every thread count; a model that fails to load gets a row with its error."""
     subjects, error_rows = [], []
     for path in models:
@@ -273,7 +294,7 @@ def run(models: list[Path], threads: list[int], frames: list[np.ndarray], runs: 
         _summarise(subject)
     if data is not None and complete:
         top = max(threads)
-        _accuracy_and_agreement([s for s in subjects if s.row["threads"] == top], data, reference)
+        _accuracy_and_agreement([s for s in subjects if s.row["threads"] == top], data, reference, corruption)
     ours = {(s.row["model"], s.row["threads"]): s.row for s in subjects if s.runner is not None}
     for subject in subjects:
         if subject.runner is None and "median_ms" in subject.row:
@@ -304,7 +325,7 @@ def write_results(out: Path, result: dict) -> tuple[str, str, list[Path]]:
     header = (f"Machine: {machine['cpu']}, {machine['cores']} cores, flags {' '.join(machine['cpu_flags']) or 'n/a'}, "
               f"Python {machine['python']}, {', '.join(f'{k} {v}' for k, v in machine['packages'].items())}. "
               f"{result['runs']} timed runs per row after {result['warmup']} warm-up, on {result['timing_images']} real "
-              f"images; {result['date']}.")
+              f"images{' under ' + result['corruption'] if result.get('corruption') else ''}; {result['date']}.")
     write_text(out.with_suffix(".md"), f"{header}\n\n{table}\n")
     written = [out.with_suffix(s) for s in (".json", ".csv", ".md")]
     if chart.write(out.with_suffix(".png"), rows):
@@ -327,6 +348,8 @@ def bench(
     seconds: Optional[float] = typer.Option(None, min=0, help="Stop timing after the round that passes this budget."),
     direct: bool = typer.Option(False, help="Also time the bare LiteRT interpreter on each .tflite (overhead ratio)."),
     reference: Optional[Path] = typer.Option(None, help="The float model agreement is measured against [default: the first fp32 export given]."),
+    corrupt: Optional[str] = typer.Option(None, metavar="FAMILY:SEVERITY", help="Corrupt every photo first, as a camera "
+                                          "would (edge/corruptions.py; e.g. motion_blur:3): accuracy under it."),
     out: Path = typer.Option(Path("benchmarks/results/bench"), help="Writes OUT.json, OUT.csv, OUT.md and OUT.png."),
     version: bool = version_option(),
 ):
@@ -338,10 +361,13 @@ def bench(
     with user_errors():
         counts = _thread_counts(threads)
         writable_folder(out.parent, "--out")  # before the timing, not after it
-        frames = _timing_images(data, images, limit=50)
-        rows, complete = run(model_files(model), counts, frames, runs, warmup, data, direct, seconds, reference)
+        corruption = _corruption(corrupt)
+        frames = _timing_images(data, images, limit=50, corruption=corruption)
+        rows, complete = run(model_files(model), counts, frames, runs, warmup, data, direct, seconds, reference,
+                             corruption)
         result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": describe(),
                   "runs": runs, "warmup": warmup, "timing_images": len(frames), "data": str(data) if data else None,
+                  "corruption": corrupt,
                   "complete": complete, "peak_rss_mb": rss_mb("VmHWM"), "rows": rows}
         table, header, written = write_results(out, result)
         typer.echo(table)
@@ -353,6 +379,7 @@ def bench(
 app.command()(compare)
 app.command()(pipeline)
 app.command()(serve)
+app.command("moving-camera")(moving_camera)
 
 
 def main():

@@ -12,6 +12,7 @@ import typer
 
 from convert.parity import ADVICE, GATE_ON, Thresholds
 from convert.registry import resolved_options
+from edge import ROBUSTNESS_IMAGES
 from edge.atomic import writable_folder
 from edge.console import EXIT_CODES, library_output_to, user_errors, version_option
 from edge.errors import UserError
@@ -36,7 +37,8 @@ LOG_NAME = "convert.log"  # what TensorFlow and the converters print, unless --d
 CALIB_COUNT = 256
 
 PARITY_COLUMNS = {
-    "classification": ["format", "file", "size_mb", "accuracy", "drop", "agreement", "disagreements", "max_abs_diff", "status"],
+    "classification": ["format", "file", "size_mb", "accuracy", "drop", "agreement", "disagreements", "max_abs_diff",
+                       "corrupted_s3", "corrupted_extra_loss", "status"],
     "regression": ["format", "file", "size_mb", "mse", "mse_increase", "max_abs_diff", "mean_abs_diff", "status"],
 }
 
@@ -131,6 +133,12 @@ def quantize(
                                            "activations in float until it passes."),
     recover_max_float: Optional[float] = typer.Option(None, help="--recover's limit: a fraction of the model's ops "
                                                       "(below 1) or a count of ops that may run in float [default: 0.1]."),
+    robustness: int = typer.Option(ROBUSTNESS_IMAGES, min=0, help="Test images evaluated under every camera "
+                                   "corruption, through each export's runtime (parity.json: robustness; README: Camera "
+                                   "corruptions); 0: none."),
+    max_robust_drop: Optional[float] = typer.Option(None, help="Fail an export that loses more than this many points "
+                                                    "under camera corruptions (mean over them all) beyond what the "
+                                                    "float model loses on the same images [default: off]."),
     debug: bool = typer.Option(False, help="Show TensorFlow's and the converters' own output, and tracebacks."),
 ):
     """Export MODEL.keras (int8 TFLite, fp32 and int8 ONNX by default), check each against the float model on
@@ -140,6 +148,7 @@ def quantize(
         names = _parse_formats(formats)
         thresholds, failures = _settings(config, max_drop=max_drop, min_agreement=min_agreement,
                                          max_mse_increase=max_mse_increase, gate_on=gate_on.value if gate_on else None,
+                                         max_robust_drop=max_robust_drop,
                                          explain=explain, recover=recover, recover_max_float=recover_max_float)
         options = resolved_options(names, {"target": target.value} if target else {})
         checked_spec(model_path)  # bad input is refused before anything is written
@@ -148,7 +157,8 @@ def quantize(
             from convert.export import Int8Failures, quantize as run
 
             report = run(model_path, data, out_dir, names, thresholds, calib, calib_count, threads, options,
-                         say=lambda line: typer.echo(line, err=True), failures=Int8Failures(**failures))
+                         say=lambda line: typer.echo(line, err=True), failures=Int8Failures(**failures),
+                         robustness_images=robustness)
         _print_report(report, json_summary, out_dir)
 
 

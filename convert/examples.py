@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from edge.errors import UserError
-from edge.folders import LabelledFolder, class_folder, load_pixels, read_xy
+from edge.folders import LabelledFolder, class_folder, load_pixels, read_xy, stratified
 from edge.preprocess import normalize, to_pixels
 from edge.progress import progress
 from edge.spec import ModelSpec
@@ -81,24 +81,15 @@ def load(path: Path, spec: ModelSpec, flag: str = "--data") -> Examples:
     return _decoded(_folder(path, spec, flag), spec)
 
 
-def _stratified(targets: np.ndarray, count: int, rng) -> np.ndarray:
-    """Up to COUNT indices, the same share from every class, in order."""
-    classes = np.unique(targets)
-    per_class = max(1, count // len(classes))
-    picked = [rng.choice(np.flatnonzero(targets == c), size=min(per_class, int(np.sum(targets == c))), replace=False)
-              for c in classes]
-    return np.sort(np.concatenate(picked))
-
-
 def calibration(path: Path, spec: ModelSpec, count: int, seed: int = 0) -> Examples:
     """Up to COUNT examples for int8 calibration, stratified by class, chosen with a fixed seed."""
     rng = np.random.default_rng(seed)
     if path.suffix == ".npz":
         x, y = _arrays(path, spec, "--calib")
         rows = np.sort(rng.choice(len(x), size=min(count, len(x)), replace=False)) if spec.task == "regression" \
-            else _stratified(y, count, rng)
+            else stratified(y, count, rng)
         return Examples(x[rows], y[rows], spec)
     folder = _folder(path, spec, "--calib")
-    rows = _stratified(np.asarray(folder.targets), count, rng)
+    rows = stratified(np.asarray(folder.targets), count, rng)
     return _decoded(LabelledFolder(folder.root, folder.classes, [folder.files[i] for i in rows],
                                    [folder.targets[i] for i in rows]), spec)

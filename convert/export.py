@@ -15,9 +15,9 @@ from typing import Callable, Optional
 
 from convert import contact_sheet, examples
 from convert.metadata import embed_file
-from convert.parity import Thresholds, compare, compare_regression, reference_row
+from convert.parity import Thresholds, compare, compare_regression, reference_row, robust_failures
 from convert.registry import EXPORTERS, resolved_options
-from edge import runtime
+from edge import ROBUSTNESS_IMAGES, robustness, runtime
 from edge.atomic import atomic_path, partial_name, write_text
 from edge.errors import UserError
 from edge.formats import FORMATS, output_path
@@ -136,22 +136,26 @@ class Int8Failures:
 def quantize(model_path: Path, data: Path, out_dir: Path, names: list[str], thresholds: Thresholds,
              calib: Optional[Path] = None, calib_count: int = 256, threads: Optional[int] = None,
              options: Optional[dict[str, str]] = None, say: Callable[[str], None] = lambda line: None,
-             failures: Int8Failures = Int8Failures()) -> dict:
+             failures: Int8Failures = Int8Failures(), robustness_images: int = ROBUSTNESS_IMAGES) -> dict:
     """Export MODEL_PATH in each format NAMES (with the export OPTIONS their rows in edge.formats take, e.g.
     {"target": "arm64"}), check each against the float model on DATA, diagnose and recover int8 exports as FAILURES
     says, write parity.json into OUT_DIR and return its report; SAY receives a progress line per step."""
     with scratch_folder(out_dir) as work:
         report = _quantize(model_path, data, out_dir, names, thresholds, calib, calib_count, threads, options, say,
-                           work, failures)
+                           work, failures, robustness_images)
     write_text(out_dir / "parity.json", json.dumps(report, indent=2))
     return report
 
 
 def _quantize(model_path, data, out_dir, names, thresholds, calib, calib_count, threads, options, say, work,
-              failures: Int8Failures) -> dict:
+              failures: Int8Failures, robustness_images: int) -> dict:
     """quantize() in the scratch folder WORK, without writing parity.json."""
     options = resolved_options(names, options or {})
     model, spec = archive.load(model_path)
+    not_robust = robustness.not_applicable(spec) or (None if robustness_images else "--robustness 0")
+    if not_robust and thresholds.max_robust_drop is not None:
+        raise UserError(f"--max-robust-drop: nothing to gate on ({not_robust}); drop it or give --robustness N")
+    robust = not_robust is None
     spec = spec.with_provenance(export_options=options)  # every export records the options it was made with
     test = examples.load(data, spec)
     calib_source = calibration_source(calib, data, spec, model_path)
@@ -161,6 +165,12 @@ def _quantize(model_path, data, out_dir, names, thresholds, calib, calib_count, 
     float_scores = test.scores(model.predict_on_batch, what="float model on the test images")
     rows = [{"format": "keras (float)", "file": model_path.name, "size_mb": model_path.stat().st_size / 1e6,
              **reference_row(float_scores, test.targets, spec), "status": "reference"}]
+    reference = None
+    if robust:
+        reference = robustness.evaluate(model.predict_on_batch, test.pixels, test.targets, spec, robustness_images)
+        rows[0]["robustness"] = reference
+        say(f"float model under camera corruptions: severity {reference['middle']['severity']} mean "
+            f"{reference['middle']['mean']}% (clean {reference['clean']}%) on {reference['images']} test images")
     (out_dir / "parity.json").unlink(missing_ok=True)  # a report from an earlier run must not outlive a failed one
     for name in names:
         row = export_and_check(name, model, spec, calibration, test, float_scores, thresholds, out_dir,
@@ -168,6 +178,9 @@ def _quantize(model_path, data, out_dir, names, thresholds, calib, calib_count, 
         if name in DIAGNOSED and spec.task != "regression" and (failures.explain or row["failures"]):
             row = _explain_and_recover(name, row, model, spec, calibration, test, float_scores, thresholds, out_dir,
                                        model_path.stem, threads, work, options, failures, say)
+        if reference is not None:
+            row = _robustness(name, row, out_dir / row["file"], spec, test, reference, thresholds, threads,
+                              robustness_images, say)
         rows.append(row)
         release_freed_memory()
         say(f"{name}: {out_dir / row['file']} ({row['size_mb']:.2f} MB, {row['export_s']} s) [{row['status']}]")
@@ -175,6 +188,20 @@ def _quantize(model_path, data, out_dir, names, thresholds, calib, calib_count, 
               "calibration_images": len(calibration), "thresholds": thresholds.__dict__, "rows": rows,
               "passed": all(not r.get("failures") for r in rows)}
     return report
+
+
+def _robustness(name, row, path, spec, test, reference, thresholds, threads, images, say) -> dict:
+    """ROW with the export's accuracy under camera corruptions, through the runner the device uses, its loss beyond
+    the float model's on the same corrupted images, the chart, and the --max-robust-drop failure."""
+    result = robustness.evaluate(runtime.load(path, threads, spec=spec).predict, test.pixels, test.targets, spec, images)
+    extra = robustness.extra_loss(result, reference)
+    found = robust_failures(extra, thresholds)
+    row.update(robustness=result, corrupted_s3=result["middle"]["mean"], corrupted_extra_loss=extra,
+               robustness_chart=robustness.chart(result, path.parent / f"{path.name}.robustness.png", f"{name}: {path.name}"),
+               failures=row["failures"] + found, status="FAIL" if row["failures"] or found else row["status"])
+    say(f"{name}: under camera corruptions severity {result['middle']['severity']} mean {result['middle']['mean']}% "
+        f"(float {reference['middle']['mean']}%); loses {extra:+.2f} points more than float over every corruption")
+    return row
 
 
 DIAGNOSED = ("tflite_int8", "tflite_uint8", "tflite_int8_float_io", "onnx_int8")

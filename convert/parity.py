@@ -29,18 +29,22 @@ class Thresholds:
     min_agreement: float = 98.0  # percent of images where the export's top-1 equals the float model's
     max_mse_increase: float = 10.0  # regression: percent the export's MSE may exceed the float model's
     gate_on: str = "point"  # which figure meets the thresholds: see GATE_ON
+    max_robust_drop: float | None = None  # points an export may lose under camera corruptions beyond what float loses
 
     def __post_init__(self):
         """UserError for a threshold that is not a finite number in range (NaN would pass every export)."""
         if self.gate_on not in GATE_ON:
             raise UserError(f"--gate-on (or gate_on in the [parity] table): {self.gate_on!r}; give one of "
                             f"{', '.join(GATE_ON)}")
-        for name, top in (("max_drop", 100), ("min_agreement", 100), ("max_mse_increase", math.inf)):
+        for name, top in (("max_drop", 100), ("min_agreement", 100), ("max_mse_increase", math.inf),
+                          ("max_robust_drop", 100)):
             value = getattr(self, name)
+            if value is None and name == "max_robust_drop":  # off by default
+                continue
             if not (finite_number(value) and 0 <= value <= top):
                 flag, bound = "--" + name.replace("_", "-"), f"from 0 to {top}" if top < math.inf else "of 0 or more"
                 raise UserError(f"{flag} (or {name} in the [parity] table): {value!r} is not a finite number {bound}; "
-                                f"give one, e.g. {flag} {getattr(Thresholds, name)}")
+                                f"give one, e.g. {flag} {getattr(Thresholds, name) or 2.0}")
 
 
 def _same_head(scores: np.ndarray, spec: ModelSpec) -> np.ndarray:
@@ -87,6 +91,15 @@ def failures(row: dict, thresholds: Thresholds) -> list[str]:
         what = "" if side is None else f" ({'lower' if side[0] else 'upper'} end of its 95% interval)"
         found.append(f"agreement {agreement:.2f}%{what} < --min-agreement {thresholds.min_agreement}")
     return found
+
+
+def robust_failures(extra_loss: float, thresholds: Thresholds) -> list[str]:
+    """The --max-robust-drop failure of an export that loses EXTRA_LOSS points under corruption beyond the float
+    model's loss."""
+    if thresholds.max_robust_drop is None or extra_loss <= thresholds.max_robust_drop:
+        return []
+    return [f"loses {extra_loss:.2f} points more than float under camera corruptions > --max-robust-drop "
+            f"{thresholds.max_robust_drop}"]
 
 
 def compare_regression(name: str, scores: np.ndarray, float_scores: np.ndarray, targets: np.ndarray,

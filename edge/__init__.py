@@ -2,7 +2,9 @@
 
 import os
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
+
+ROBUSTNESS_IMAGES = 250  # test images corrupted for the robustness report, by default (edge/robustness.py)
 
 # Decompression bombs: OpenCV refuses, from the header and before allocating, an image over this many pixels
 # (its own default is 2^30, 3 GB decoded). Read when OpenCV loads, so set here, before any edge module imports it.

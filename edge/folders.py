@@ -166,3 +166,12 @@ def read_xy(path: Path, flag: str = "--data") -> tuple[np.ndarray, np.ndarray]:
     """Arrays `x` (examples, (N,H,W,C)) and `y` (targets, (N,)) of an .npz."""
     arrays = read_arrays(path, ("x", "y"), flag)
     return arrays["x"], arrays["y"]
+
+
+def stratified(targets: np.ndarray, count: int, rng) -> np.ndarray:
+    """Up to COUNT indices of TARGETS, the same share from every class, in order."""
+    classes = np.unique(targets)
+    per_class = max(1, count // len(classes))
+    picked = [rng.choice(np.flatnonzero(targets == c), size=min(per_class, int(np.sum(targets == c))), replace=False)
+              for c in classes]
+    return np.sort(np.concatenate(picked))

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from tests.conftest import SAMPLE
@@ -135,3 +136,41 @@ def test_a_thread_count_that_is_not_one_is_one_line(exported, cli, threads):
     flags = [part for count in threads for part in ("--threads", count)]
     result = cli.invoke(app, ["-m", str(exported[0] / "muffins.tflite"), "--data", str(SAMPLE / "test"), *flags])
     assert result.exit_code == 2 and "give a thread count, repeated for more: --threads 1 --threads 2" in result.output
+
+
+def test_bench_under_a_camera_corruption(exported, cli, tmp_path):
+    """--corrupt corrupts every photo before the runner sees it: accuracy under it, and a clear refusal of a bad one."""
+    from benchmarks.bench import app
+
+    out_dir, _ = exported
+    accuracy = {}
+    for corruption in (None, "dark:5"):
+        out = tmp_path / f"bench-{corruption}"
+        result = cli.invoke(app, ["-m", str(out_dir / "muffins.tflite"), "--data", str(SAMPLE / "test"), "--threads", "1",
+                                  "--runs", "5", "--warmup", "1", "--out", str(out),
+                                  *(["--corrupt", corruption] if corruption else [])])
+        assert result.exit_code == 0, result.output
+        report = json.loads(out.with_suffix(".json").read_text())
+        assert report["corruption"] == corruption
+        accuracy[corruption] = report["rows"][0]["accuracy"]
+    assert accuracy["dark:5"] != accuracy[None], "a photo at 22% of its brightness is classified differently"
+    bad = cli.invoke(app, ["-m", str(out_dir / "muffins.tflite"), "--data", str(SAMPLE / "test"), "--corrupt", "fog:2"])
+    assert bad.exit_code == 2 and bad.stderr.startswith("error: --corrupt 'fog:2': give FAMILY:SEVERITY")
+
+
+def test_moving_camera_scores_every_frame_against_the_photo_filmed(exported, tmp_path):
+    from benchmarks.moving_camera import classify, make_clip, score
+
+    out_dir, _ = exported
+    clip = make_clip(SAMPLE / "test", tmp_path / "moving.avi", per_class=3, hold_s=1.0, fps=10, size=(320, 240))
+    assert len(clip.labels) == 60 and clip.cuts == list(range(0, 60, 10)) and set(clip.labels) == {"chihuahua", "muffin"}
+    capture = cv2.VideoCapture(str(clip.path))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 60 and capture.read()[1].shape == (240, 320, 3)
+    rows = {}
+    for smooth in (1, 5):
+        labels = classify(out_dir / "muffins.tflite", clip, smooth, threads=1)
+        rows[smooth] = score(labels, clip, smooth)
+        right = np.array(labels) == np.array(clip.labels)
+        assert rows[smooth]["accuracy"] == round(100 * right.mean(), 2) and rows[smooth]["frames"] == 60
+        assert rows[smooth]["settled_accuracy"] == round(100 * right[np.arange(60) % 10 >= 5].mean(), 2)
+    assert rows[5]["label_changes"] <= rows[1]["label_changes"], "averaging over 5 frames flickers less"

@@ -61,12 +61,12 @@ def test_int8_drift_exits_1_with_advice(cli, outlier, tmp_path):
 
 def test_thresholds_from_a_config_file_flags_win(cli, outlier, tmp_path):
     config = tmp_path / "gate.toml"
-    config.write_text("[parity]\nmax_drop = 100.0\nmin_agreement = 0.0\n")
+    config.write_text("[parity]\nmax_drop = 100.0\nmin_agreement = 0.0\nmax_robust_drop = 100.0\n")
     loose = _quantize(cli, outlier, tmp_path / "a", "--formats", "tflite_int8", "--config", str(config), "--json")
     assert loose.exit_code == 0, loose.output
     report = json.loads(loose.stdout)
     assert report["passed"] and report["thresholds"] == {"max_drop": 100.0, "min_agreement": 0.0, "max_mse_increase": 10.0,
-                                                      "gate_on": "point"}
+                                                      "gate_on": "point", "max_robust_drop": 100.0}
     strict = _quantize(cli, outlier, tmp_path / "b", "--formats", "tflite_int8", "--config", str(config),
                        "--min-agreement", "50")
     assert strict.exit_code == 1 and "< --min-agreement 50.0" in strict.stderr

@@ -22,7 +22,7 @@ def test_cifar10_npz_recipe_trains_and_its_int8_export_passes_the_gate(cli, tmp_
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics) == {f.name for f in dataclasses.fields(RunMetrics)}
     settings = metrics["settings"]
-    assert settings["model"] == "edge_cnn" and settings["augment"] == 0.1 and settings["cosine"], "the recipe's defaults"
+    assert settings["model"] == "edge_cnn" and settings["shift"] == 0.1 and settings["cosine"], "the recipe's defaults"
     assert metrics["test"]["images"] == 100 and metrics["test"]["accuracy"] > 0.9
     assert set(metrics["test"]["per_class_recall"]) >= {"airplane", "truck"}
     assert {"cifar10.keras", "test.npz", "calibration.npz", "report.md", "embeddings.png"} <= {p.name for p in run.iterdir()}

@@ -12,7 +12,8 @@ from tests import generated
 from tests.conftest import SAMPLE
 
 REPORT = {"report.md", "curves.png", "metrics.json", "evaluation.npz"}
-CLASSIFIER_REPORT = REPORT | {"confusion.png", "recall.png", "embeddings.png", "kmeans_elbow.png", "clusters.json"}
+CLASSIFIER_REPORT = REPORT | {"confusion.png", "recall.png", "embeddings.png", "kmeans_elbow.png", "clusters.json",
+                              "robustness.png"}
 
 
 def _train(cli, *args):
@@ -56,7 +57,7 @@ def test_fashion_edge_model_trains_with_shifts_flips_and_erasing(cli, tmp_path):
            "--erasing", "0.5", "--out", run)
     metrics = json.loads((run / "metrics.json").read_text())
     settings = metrics["settings"]
-    assert settings["model"] == "edge" and settings["augment"] == 0.05 and settings["erasing"] == 0.5 and settings["cosine"]
+    assert settings["model"] == "edge" and settings["shift"] == 0.05 and settings["erasing"] == 0.5 and settings["cosine"]
     assert settings["mirror"], "the edge model averages each image's scores with its mirror's"
     assert settings["validation_fraction"] == 0 and "val_loss" not in metrics["history"], "the edge model trains on every image"
     assert metrics["parameters"] < 120_000 and len(metrics["epoch_seconds"]) == 3
@@ -130,7 +131,7 @@ def test_random_erasing_replaces_one_rectangle_in_about_the_asked_share_of_image
     for probability in (0.5, 1.0):
         settings = TrainConfig(batch_size=128, erasing=probability)
         batched = end_to_end.batches(x, np.arange(len(y)), y, RAW, settings.batch_size, seed=0)
-        batches = list(end_to_end.training_dataset(batched, settings, seed=0).as_numpy_iterator())
+        batches = list(end_to_end.training_dataset(batched, settings, RAW, seed=0).as_numpy_iterator())
         images, labels = np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
         erased = (images != 0.5).mean(axis=(1, 2, 3))
         assert sorted(labels) == sorted(y) and images.min() >= 0 and images.max() <= 1
@@ -165,7 +166,9 @@ def test_emojis_cross_validation(cli, tmp_path):
     assert folds["metric"] == "accuracy" and len(folds["per_fold"]) == 3
     assert folds["mean"] == pytest.approx(np.mean(folds["per_fold"]), abs=1e-3) and folds["mean"] > 0.6
     assert metrics["test"]["images"] == 120, "every example is scored out of fold"
-    assert CLASSIFIER_REPORT | {"emojis.keras", "examples.npz"} <= {p.name for p in run.iterdir()}
+    assert (CLASSIFIER_REPORT - {"robustness.png"}) | {"emojis.keras", "examples.npz"} <= {p.name for p in run.iterdir()}
+    assert metrics["robustness"] == {"not_measured": "k-fold: the saved model saw every example"}
+    assert "Not measured: k-fold" in (run / "report.md").read_text()
     with np.load(run / "examples.npz") as arrays:
         assert arrays["x"].shape == (120, 32, 32, 1) and set(np.unique(arrays["x"])) <= {0, 255}
     _quantize(cli, run / "emojis.keras", run / "examples.npz", tmp_path, "tflite_int8")
@@ -191,7 +194,9 @@ def test_navigability_regression_cross_validation(cli, tmp_path):
     assert metrics["folds"]["metric"] == "mse" and len(metrics["folds"]["per_fold"]) == 2
     assert metrics["test"]["mse"] < np.var(y), "beats predicting the mean"
     assert REPORT | {"regression.png", "navigability.keras"} <= {p.name for p in run.iterdir()}
+    assert metrics["robustness"] == {"not_measured": "a regression model"}
     parity = _quantize(cli, run / "navigability.keras", run / "examples.npz", tmp_path, "tflite_int8")
+    assert "robustness" not in parity["rows"][1], "elevation tiles are not camera pictures"
     assert parity["rows"][0]["mse"] == pytest.approx(metrics["train"]["mse"], rel=1e-3)
 
 

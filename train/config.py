@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
 
+from edge import ROBUSTNESS_IMAGES
+
 CNN_NAMES = ("base_cnn", "edge_cnn", "cats_dogs_cnn", "cats_dogs_bn_cnn")  # train/models.py:BUILDERS, in the order offered
 BACKBONE_NAMES = ("mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0", "vgg16", "resnet50")
 TRANSFER = "transfer"  # the model choice that trains a head (and fine-tunes) on an ImageNet backbone
@@ -43,8 +45,14 @@ class TrainConfig:
                           choices=("none", "weights", "undersample"))
     photo_augment: bool = option(False, "The reference recipe's augmentation: rotation, shifts and zoom (each up to "
                                  "10%, edges reflected) and horizontal flips.", flag="--photo-augment/--no-photo-augment")
-    augment: float = option(0.0, "Random shifts of up to this fraction of the size, and horizontal flips; 0: none.",
-                            min=0, max=0.5)
+    shift: float = option(0.0, "Random shifts of up to this fraction of the size, and horizontal flips; 0: none.",
+                          min=0, max=0.5)
+    augment: str = option("none", "camera: half the training images also get one camera corruption (noise, "
+                          "under-exposure, blur, JPEG, low resolution, rotation, off-centre, white balance, contrast) at "
+                          "a random severity (README: Camera corruptions); transfer learning applies it in the augmented "
+                          "passes through the frozen backbone (one at least).", choices=("none", "camera"))
+    robustness: int = option(ROBUSTNESS_IMAGES, "Test images evaluated under every camera corruption for the robustness "
+                             "report (metrics.json, report.md); 0: no report.", min=0)
     erasing: float = option(0.0, "Probability of replacing a random rectangle (2-33% of the image) with noise; 0: "
                             "never.", min=0, max=1)
     label_smoothing: float = option(0.0, "Multiclass: train towards 1 - s on the true class and s spread over all "

@@ -11,7 +11,7 @@ import numpy as np
 
 from edge.preprocess import normalize
 from edge.spec import ModelSpec
-from train import fit, models
+from train import camera, fit, models
 from train.config import TrainConfig
 from train.distribute import ONE, Placement
 
@@ -57,7 +57,7 @@ def batches(x, indices: np.ndarray, targets: np.ndarray, spec: ModelSpec, batch_
     return data
 
 
-def training_dataset(data, config: TrainConfig, seed: int):
+def training_dataset(data, config: TrainConfig, spec: ModelSpec, seed: int):
     """DATA (batches) augmented as CONFIG asks, prefetched."""
     import tensorflow as tf
     from keras import layers
@@ -65,10 +65,12 @@ def training_dataset(data, config: TrainConfig, seed: int):
     if config.photo_augment:  # layer by layer: each one runs on TensorFlow inside tf.data, whatever the backend
         for layer in models.augmentation(seed).layers:  # one map each, sequential: random numbers in a fixed order
             data = data.map(lambda a, b, layer=layer: (layer(a, training=True), b))
-    if config.augment:
-        shift = layers.RandomTranslation(config.augment, config.augment, fill_mode="constant", seed=seed)
+    if config.shift:
+        shift = layers.RandomTranslation(config.shift, config.shift, fill_mode="constant", seed=seed)
         flip = layers.RandomFlip("horizontal", seed=seed)
         data = data.map(lambda a, b: (flip(shift(a, training=True), training=True), b))
+    if config.augment == "camera":  # after the geometry: the sensor sees the rotated, shifted scene
+        data = camera.mapped(data, spec, seed)
     if config.erasing:  # random erasing (Zhong et al. 2017), on inputs already scaled to [0, 1]
         erase = layers.RandomErasing((config.erasing, config.erasing), value_range=(0, 1), seed=seed)
         data = data.map(lambda a, b: (erase(a, training=True), b))
@@ -110,7 +112,7 @@ def fit_model(build: Callable[[], keras.Model], x, y: np.ndarray, spec: ModelSpe
     batch = placement.local_batch(config.batch_size)
     targets = keras.utils.to_categorical(y, len(spec.labels)) if config.label_smoothing and spec.task == "multiclass" else y
     validation = batches(x, val_idx, targets, spec, batch, None) if len(val_idx) else None
-    train = training_dataset(batches(x, train_idx, targets, spec, batch, seed), config, seed)
+    train = training_dataset(batches(x, train_idx, targets, spec, batch, seed), config, spec, seed)
     with placement.scope():
         model = build()
         compile_model(model, spec, config, fit.learning_rate(config.learning_rate, config.cosine, config.epochs,

@@ -12,7 +12,9 @@ from train.config import CNN_NAMES, TRANSFER
 
 FOLDER_FLAGS = ("model", "backbone", "weights", "size", "epochs", "resize", "batch_size", "learning_rate", "seed",
                 "augment_passes", "fine_tune_layers", "fine_tune_epochs", "fine_tune_learning_rate", "balance", "grayscale",
-                "in_memory", "cache_dir")
+                "in_memory", "cache_dir", "augment", "robustness")
+END_TO_END_FLAGS = ("model", "epochs", "batch_size", "learning_rate", "erasing", "label_smoothing", "weight_decay",
+                    "mirror", "validation_fraction", "limit", "seed", "augment", "robustness")
 KFOLD_FLAGS = ("folds", "epochs", "batch_size", "learning_rate", "seed")
 SCALE_FLAGS = ("strategy", "resume", "mixed_precision", "jit")  # every recipe offers them (train/cli.py)
 FOLDER_DATA = "DATA/{train,test}/<class>/ images, or DATA/<class>/ (split 80/20 by class, fixed seed)."
@@ -59,18 +61,16 @@ RECIPES = {
         # edge: 113k-parameter BatchNorm CNN on all 60,000 images; why: studies/README.md, "Fashion-MNIST edge defaults"
         {"edge": "small_bn_cnn", "reference_2conv": "two_conv_cnn", "reference_3conv": "three_conv_cnn"},
         dict(epochs=10, batch_size=64, learning_rate=1e-3),
-        {"edge": dict(epochs=40, batch_size=128, learning_rate=2e-3, augment=0.05, cosine=True, validation_fraction=0.0,
+        {"edge": dict(epochs=40, batch_size=128, learning_rate=2e-3, shift=0.05, cosine=True, validation_fraction=0.0,
                       mirror=True)},
-        flags=("model", "epochs", "batch_size", "learning_rate", "erasing", "label_smoothing", "weight_decay", "mirror",
-               "validation_fraction", "limit", "seed"),
+        flags=END_TO_END_FLAGS,
         data_help=f"Folder of the four IDX .gz files [default: {fashion_mnist.DEBIAN_DIR}, from `apt install "
                   "dataset-fashion-mnist`; else keras.datasets, online]", data_required=False),
     "cifar10": Recipe(
         "CIFAR-10 from an .npz (x_train, y_train, x_test, y_test as keras.datasets.cifar10 returns them): an edge CNN "
         "with shifts and flips.", loaders.cifar10, {"edge_cnn": "edge_cnn", "small_bn_cnn": "small_bn_cnn"},
-        dict(epochs=30, batch_size=128, learning_rate=2e-3, augment=0.1, cosine=True),
-        flags=("model", "epochs", "batch_size", "learning_rate", "erasing", "label_smoothing", "weight_decay", "mirror",
-               "validation_fraction", "limit", "seed"),
+        dict(epochs=30, batch_size=128, learning_rate=2e-3, shift=0.1, cosine=True),
+        flags=END_TO_END_FLAGS,
         data_help=".npz with x_train (N, 32, 32, 3) uint8, y_train (N,) class indices 0-9, x_test, y_test."),
     "emojis": Recipe("Emojis: 32x32 binary images, 5 classes, k-fold cross-validation (reference: 98.9%).",
                      loaders.emojis, {"two_conv_cnn": "two_conv_cnn"},  # no BatchNorm: steady on small data sets

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge import robustness
 from edge.atomic import atomic_path, write_text
 from edge.errors import UserError
 from edge.postprocess import class_indices
@@ -195,6 +196,22 @@ def _embeddings(folder: Path, arrays: dict, spec: ModelSpec) -> list[str]:
             markdown(table, ["cluster"] + labels), ""]
 
 
+def _robustness(folder: Path, result: dict | None) -> list[str]:
+    """The accuracy table and chart under camera corruptions, or why there is none."""
+    if not result:  # run folders before 0.4.0
+        return []
+    if "not_measured" in result:
+        return ["## Under camera corruptions", "", f"Not measured: {result['not_measured']}.", ""]
+    middle = result["middle"]
+    chart = robustness.chart(result, folder / "robustness.png", "accuracy under camera corruptions")
+    return ["## Under camera corruptions", "",
+            f"{result['images']} test images (the same share from every class, seed {result['seed']}), each corrupted "
+            f"by every family (edge/corruptions.py) at severities {', '.join(map(str, result['severities']))}. At "
+            f"severity {middle['severity']} the mean over the {len(result['accuracy'])} families is **{middle['mean']}%** "
+            f"({middle['mean_drop']} points below clean); the worst is {middle['worst_family']}, {middle['worst_drop']} "
+            "points below.", "", robustness.markdown_table(result), "", f"![accuracy under corruption]({chart})", ""]
+
+
 def write(folder: Path) -> Path:
     """Draw every plot of the run in FOLDER and write report.md; returns its path."""
     folder = Path(folder)
@@ -211,7 +228,8 @@ def write(folder: Path) -> Path:
         regression_plot(arrays["scores"].reshape(-1), arrays["targets"], folder / "regression.png")
         page += ["![predicted vs true](regression.png)", ""]
     else:
-        page += _per_class(folder, metrics["test"], arrays, spec) + _embeddings(folder, arrays, spec)
+        page += (_per_class(folder, metrics["test"], arrays, spec) + _robustness(folder, metrics.get("robustness"))
+                 + _embeddings(folder, arrays, spec))
     path = folder / "report.md"
     write_text(path, "\n".join(page))
     return path

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge import robustness
 from edge.atomic import staged_folder, writable_folder, write_text
 from edge.errors import UserError
 from keras_io import archive
@@ -46,6 +47,23 @@ class RunMetrics:
     skipped_files: int  # unreadable images
     leaked_test_files: int  # test files byte-identical to a training file
     folds: dict | None  # k-fold cross-validation: metric, per_fold, mean, std
+    robustness: dict  # test accuracy under camera corruptions (edge/robustness.py), or {"not_measured": why}
+
+
+def _robustness(data: Dataset, config: TrainConfig, trained: Trained) -> dict:
+    """The saved model's accuracy on the test split under camera corruptions, or why it was not measured."""
+    why = robustness.not_applicable(data.spec) or ("k-fold: the saved model saw every example" if trained.folds else
+                                                  "--robustness 0" if not config.robustness else None)
+    if why:
+        return {"not_measured": why}
+    started = time.perf_counter()
+    result = robustness.evaluate(trained.model.predict_on_batch, data.test_x, data.test_y, data.spec, config.robustness,
+                                 seed=config.seed)
+    middle = result["middle"]
+    print(f"under camera corruptions ({result['images']} test images, {time.perf_counter() - started:.0f} s): severity "
+          f"{middle['severity']} mean {middle['mean']}% (clean {result['clean']}%), worst {middle['worst_family']} "
+          f"{middle['worst_drop']} points below clean")
+    return result
 
 
 def _metrics(recipe: str, data: Dataset, config: TrainConfig, trained: Trained, started: float) -> RunMetrics:
@@ -53,13 +71,14 @@ def _metrics(recipe: str, data: Dataset, config: TrainConfig, trained: Trained, 
     train, test = evaluation.summary(trained.train_scores, data.y, data.spec), evaluation.summary(trained.test_scores, test_y, data.spec)
     if trained.folds:
         test["note"] = f"out-of-fold predictions of {config.folds} models; the saved model saw every example"
-    outcome = trained.outcome
+    outcome, corrupted = trained.outcome, _robustness(data, config, trained)
     return RunMetrics(recipe, asdict(config), data.source, round(time.perf_counter() - started, 1),
                       int(trained.model.count_params()), train, test,
                       round(train["accuracy"] - test["accuracy"], 4) if "accuracy" in test else None,
                       outcome.history, outcome.epoch_seconds, outcome.best_epoch, outcome.phases, outcome.interrupted,
                       trained.class_weight, data.skipped_files, data.leaked_test_files,
-                      evaluation.fold_summary(trained.folds, data.spec) if trained.folds else None)
+                      evaluation.fold_summary(trained.folds, data.spec) if trained.folds else None,
+                      corrupted)
 
 
 def write(out: Path, recipe: str, data: Dataset, trained: Trained, metrics: RunMetrics, seed: int) -> None:

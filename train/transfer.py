@@ -14,17 +14,20 @@ from edge.errors import UserError
 from edge.preprocess import normalize
 from edge.progress import progress
 from edge.spec import ModelSpec
-from train import backbones, distribute, fit, models
+from train import backbones, camera, distribute, fit, models
 from train.config import TrainConfig
 from train.distribute import ONE, Placement
 from train.end_to_end import balanced, compile_model
 
 
-def _run_through(model, pixels: np.ndarray, spec: ModelSpec, augment=None) -> np.ndarray:
+def _run_through(model, pixels: np.ndarray, spec: ModelSpec, augment=None, camera_rng=None) -> np.ndarray:
+    """MODEL's outputs on PIXELS, 64 at a time; with AUGMENT (geometric layers) and CAMERA_RNG (--augment camera),
+    augmented in that order."""
     out, starts = [], range(0, len(pixels), 64)
     for start in progress(starts, len(starts), "through the backbone", "batches"):
         x = normalize(pixels[start:start + 64], spec)
-        out.append(model.predict_on_batch(augment(x, training=True) if augment is not None else x))
+        x = augment(x, training=True) if augment is not None else x
+        out.append(model.predict_on_batch(camera.corrupt_batch(x, spec, camera_rng) if camera_rng is not None else x))
     return np.concatenate(out)
 
 
@@ -54,8 +57,12 @@ def train(data, config: TrainConfig, placement: Placement = ONE, backup: Path | 
         bottom, top = backbones.split(backbone, config.fine_tune_layers)
     started = time.perf_counter()
     augment = models.augmentation(config.seed)
+    camera_rng = np.random.default_rng([config.seed, 0xCA3E7A]) if config.augment == "camera" else None
+    extra = max(config.augment_passes, 1 if camera_rng is not None else 0)  # camera corruptions need a pass
+    if extra > config.augment_passes:
+        print("--augment camera: one augmented pass through the backbone")
     train_cut = [_run_through(bottom, data.x, spec)]  # cached: the frozen part runs once per pass
-    train_cut += [_run_through(bottom, data.x, spec, augment) for _ in range(config.augment_passes)]
+    train_cut += [_run_through(bottom, data.x, spec, augment, camera_rng) for _ in range(extra)]
     test_cut = _run_through(bottom, data.test_x, spec)
     print(f"frozen backbone: {sum(map(len, train_cut)) + len(test_cut)} images in {time.perf_counter() - started:.0f} s")
     pool = (lambda cut: top.predict(cut, batch_size=256, verbose=0)) if top is not None else (lambda cut: cut)  # noqa: E731
