@@ -196,3 +196,22 @@ def test_mixed_precision_is_refused_for_transfer_learning_before_decoding(cli, t
     result = cli.invoke(app, ["folder", "--data", str(tmp_path / "no-photos"), "--arch", "transfer", "--weights",
                               str(weights), "--mixed-precision", "--out", str(tmp_path / "run")])
     assert result.exit_code == 2 and "--mixed-precision: end-to-end CNNs only" in result.output
+
+
+def test_a_run_that_died_after_its_last_epoch_resumes_without_training_again(tmp_path):
+    """The process can die after the last epoch (while evaluating or writing the run folder): --resume then takes the
+    best epoch kept in the backup and trains nothing more."""
+    import keras
+    import numpy as np
+
+    from train import fit
+
+    x, y = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32), np.arange(64) % 2
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy")
+    first = fit.fit(model, (x, y), epochs=3, batch_size=16, backup=tmp_path / "backup")
+    again = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+    again.compile("adam", "binary_crossentropy")
+    second = fit.fit(again, (x, y), epochs=3, batch_size=16, backup=tmp_path / "backup")
+    assert second.epoch_seconds == first.epoch_seconds and second.history == first.history, "no epoch ran again"
+    assert all(np.array_equal(a, b) for a, b in zip(again.get_weights(), model.get_weights())), "the best epoch's weights"

@@ -33,17 +33,24 @@ class BestEpoch(keras.callbacks.Callback):
         self.epoch_seconds: list[float] = []
         self.history: dict[str, list[float]] = {}
 
-    def on_train_begin(self, logs=None):
+    def restore(self, model: keras.Model) -> bool:
+        """Pick up the state BACKUP keeps (once), MODEL's weights left as they are; whether there was one."""
         state = self.backup / "best.json" if self.backup else None
-        if state is not None and state.is_file() and (self.backup / "best.weights.h5").is_file():
-            saved = json.loads(state.read_text())
-            self.best_loss, self.best_epoch = saved["best_loss"], saved["best_epoch"]
-            self.epoch_seconds, self.history = saved["epoch_seconds"], saved["history"]
-            current = self.model.get_weights()
-            self.model.load_weights(self.backup / "best.weights.h5")
-            self.best_weights = self.model.get_weights()
-            self.model.set_weights(current)
-            print(f"resuming after epoch {len(self.epoch_seconds)} (best so far: epoch {self.best_epoch})")
+        if self.best_weights is not None or state is None or not state.is_file() \
+                or not (self.backup / "best.weights.h5").is_file():
+            return self.best_weights is not None
+        saved = json.loads(state.read_text())
+        self.best_loss, self.best_epoch = saved["best_loss"], saved["best_epoch"]
+        self.epoch_seconds, self.history = saved["epoch_seconds"], saved["history"]
+        current = model.get_weights()
+        model.load_weights(self.backup / "best.weights.h5")
+        self.best_weights = model.get_weights()
+        model.set_weights(current)
+        print(f"resuming after epoch {len(self.epoch_seconds)} (best so far: epoch {self.best_epoch})")
+        return True
+
+    def on_train_begin(self, logs=None):
+        self.restore(self.model)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._started = time.perf_counter()
@@ -120,6 +127,9 @@ def fit(model: keras.Model, train, validation=None, callbacks=(), backup: Path |
     restore = [keras.callbacks.BackupAndRestore(str(backup / "checkpoint"))] if backup is not None else []
     args = dict(validation_data=validation, callbacks=[ctrl_c, *restore, best, *callbacks], verbose=2) | fit_args
     interrupted = False
+    if best.restore(model) and len(best.epoch_seconds) >= args.get("epochs", 1):  # every epoch ran; the run died later
+        model.set_weights(best.best_weights)
+        return Outcome(best.history, best.epoch_seconds, best.best_epoch, False)
     try:
         with ctrl_c.installed():
             if isinstance(train, tuple):
