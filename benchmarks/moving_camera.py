@@ -40,10 +40,10 @@ class Clip:
     fps: float
 
 
-def _camera(frame: int, rng_phases: np.ndarray, width: int, height: int) -> tuple[float, float, float, float]:
-    """(x shift px, y shift px, zoom, degrees) of the hand-held camera at FRAME: a slow sway plus a faster shake."""
-    t = float(frame)
-    p = rng_phases
+def _camera(frame: int, phases: np.ndarray, width: int, height: int) -> tuple[float, float, float, float]:
+    """(x shift px, y shift px, zoom, degrees) of the hand-held camera at FRAME: a slow sway plus a faster shake,
+    each wave started at one of PHASES."""
+    t, p = float(frame), phases
     dx = width * (0.06 * np.sin(t / 11 + p[0]) + 0.015 * np.sin(t / 1.7 + p[1]))
     dy = height * (0.05 * np.sin(t / 13 + p[2]) + 0.015 * np.sin(t / 2.1 + p[3]))
     return dx, dy, 1.15 + 0.1 * np.sin(t / 29 + p[4]), 4 * np.sin(t / 23 + p[5])

@@ -108,3 +108,14 @@ def test_train_with_camera_augmentation_end_to_end(cli, tmp_path):
     assert metrics["settings"]["augment"] == "camera" and metrics["robustness"]["images"] == 20
     wrong = cli.invoke(app, ["muffins", "--data", str(SAMPLE), "--augment", "0.05", "--out", str(tmp_path / "x")])
     assert wrong.exit_code == 2 and "'0.05' is not one of 'none', 'camera'" in wrong.output
+
+
+def test_transfer_with_camera_augmentation_makes_one_augmented_pass_at_least():
+    from train.config import resolve
+    from train.recipes import RECIPES
+
+    muffins, butterflies = RECIPES["muffins"], RECIPES["butterflies"]
+    assert resolve(muffins.defaults_for("transfer"), {"augment": "none"}).augment_passes == 0
+    assert resolve(muffins.defaults_for("transfer"), {"augment": "camera"}).augment_passes == 1
+    assert resolve(butterflies.defaults_for("transfer"), {"augment": "camera"}).augment_passes == 3, "kept when set"
+    assert resolve(muffins.defaults_for("edge_cnn"), {"augment": "camera"}).augment_passes == 0, "CNNs corrupt in tf.data"

@@ -93,8 +93,11 @@ def config_fields() -> dict:
 
 def resolve(defaults: dict, given: dict) -> TrainConfig:
     """TrainConfig from DEFAULTS (the recipe's, for the chosen model) overridden by the GIVEN settings that are not
-    None; settings of transfer learning are 0 for an end-to-end CNN."""
+    None; settings of transfer learning are 0 for an end-to-end CNN; transfer with --augment camera makes one
+    augmented pass at least."""
     config = TrainConfig(**(defaults | {k: v for k, v in given.items() if v is not None}))
     if not config.transfer:
         config = replace(config, **{name: 0 for name in TRANSFER_ONLY})
+    elif config.augment == "camera" and not config.augment_passes:  # transfer corrupts in the augmented passes
+        config = replace(config, augment_passes=1)
     return config

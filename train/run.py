@@ -57,8 +57,7 @@ def _robustness(data: Dataset, config: TrainConfig, trained: Trained) -> dict:
     if why:
         return {"not_measured": why}
     started = time.perf_counter()
-    result = robustness.evaluate(trained.model.predict_on_batch, data.test_x, data.test_y, data.spec, config.robustness,
-                                 seed=config.seed)
+    result = robustness.evaluate(trained.model.predict_on_batch, data.test_x, data.test_y, data.spec, config.robustness)
     middle = result["middle"]
     print(f"under camera corruptions ({result['images']} test images, {time.perf_counter() - started:.0f} s): severity "
           f"{middle['severity']} mean {middle['mean']}% (clean {result['clean']}%), worst {middle['worst_family']} "

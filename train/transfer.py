@@ -58,11 +58,8 @@ def train(data, config: TrainConfig, placement: Placement = ONE, backup: Path | 
     started = time.perf_counter()
     augment = models.augmentation(config.seed)
     camera_rng = np.random.default_rng([config.seed, 0xCA3E7A]) if config.augment == "camera" else None
-    extra = max(config.augment_passes, 1 if camera_rng is not None else 0)  # camera corruptions need a pass
-    if extra > config.augment_passes:
-        print("--augment camera: one augmented pass through the backbone")
     train_cut = [_run_through(bottom, data.x, spec)]  # cached: the frozen part runs once per pass
-    train_cut += [_run_through(bottom, data.x, spec, augment, camera_rng) for _ in range(extra)]
+    train_cut += [_run_through(bottom, data.x, spec, augment, camera_rng) for _ in range(config.augment_passes)]
     test_cut = _run_through(bottom, data.test_x, spec)
     print(f"frozen backbone: {sum(map(len, train_cut)) + len(test_cut)} images in {time.perf_counter() - started:.0f} s")
     pool = (lambda cut: top.predict(cut, batch_size=256, verbose=0)) if top is not None else (lambda cut: cut)  # noqa: E731
