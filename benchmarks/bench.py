@@ -28,9 +28,8 @@ from benchmarks.machine import describe, rss_mb
 from benchmarks.moving_camera import moving_camera
 from benchmarks.pipeline import pipeline
 from benchmarks.serve import serve
-from edge import metrics, runtime
+from edge import corruptions, metrics, runtime
 from edge.atomic import writable_folder, write_text
-from edge import corruptions
 from edge.console import EXIT_CODES, user_errors, version_option
 from edge.errors import UserError
 from edge.folders import any_images, class_folder, read_xy

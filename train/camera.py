@@ -12,6 +12,11 @@ from edge.spec import ModelSpec
 PROBABILITY = 0.5  # share of the training images corrupted; the rest stay as the geometric augmentation left them
 
 
+def rng(seed: int) -> np.random.Generator:
+    """The random draws of camera augmentation for a run seeded SEED, apart from every other augmentation's."""
+    return np.random.default_rng([seed, 0xCA3E7A])
+
+
 def corrupt_batch(batch: np.ndarray, spec: ModelSpec, rng: np.random.Generator) -> np.ndarray:
     """BATCH of float model inputs, each corrupted with PROBABILITY by a family and severity (1-5) drawn from RNG.
     Corruptions act on pixels: the inputs go back to uint8 through the spec and are normalised again."""
@@ -28,10 +33,10 @@ def mapped(data, spec: ModelSpec, seed: int):
     order (one map call at a time: the random draws follow the seed)."""
     import tensorflow as tf
 
-    rng = np.random.default_rng([seed, 0xCA3E7A])
+    draws = rng(seed)
 
     def apply(x, y):
-        corrupted = tf.numpy_function(lambda batch: corrupt_batch(batch, spec, rng), [x], tf.float32, stateful=True)
+        corrupted = tf.numpy_function(lambda batch: corrupt_batch(batch, spec, draws), [x], tf.float32, stateful=True)
         return tf.ensure_shape(corrupted, x.shape), y
 
     return data.map(apply)

@@ -57,7 +57,7 @@ def train(data, config: TrainConfig, placement: Placement = ONE, backup: Path | 
         bottom, top = backbones.split(backbone, config.fine_tune_layers)
     started = time.perf_counter()
     augment = models.augmentation(config.seed)
-    camera_rng = np.random.default_rng([config.seed, 0xCA3E7A]) if config.augment == "camera" else None
+    camera_rng = camera.rng(config.seed) if config.augment == "camera" else None
     train_cut = [_run_through(bottom, data.x, spec)]  # cached: the frozen part runs once per pass
     train_cut += [_run_through(bottom, data.x, spec, augment, camera_rng) for _ in range(config.augment_passes)]
     test_cut = _run_through(bottom, data.test_x, spec)
