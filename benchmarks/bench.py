@@ -30,20 +30,26 @@ from benchmarks.pipeline import pipeline
 from benchmarks.serve import serve
 from edge import corruptions, metrics, runtime
 from edge.atomic import writable_folder, write_text
-from edge.console import EXIT_CODES, user_errors, version_option
+from edge.console import add_command, command_app, user_errors, version_option
 from edge.errors import UserError
-from edge.folders import any_images, class_folder, read_xy
+from edge.folders import any_images, class_folder, held_out, read_xy
 from edge.formats import FORMATS
+from edge.metrics import percent
+from edge.native import info_lines_dropped
 from edge.postprocess import class_indices
 from edge.preprocess import normalize, prepare, read_image, to_pixels
 from edge.progress import progress
-from edge.tables import markdown
+from edge.tables import aligned, markdown
 from edge.tflite_runner import tflite_interpreter_class
 
-app = typer.Typer(add_completion=True, help=__doc__, epilog=EXIT_CODES, invoke_without_command=True)
+app = command_app(__doc__, invoke_without_command=True)
 
 COLUMNS = ["model", "format", "runtime", "threads", "median_ms", "p90_ms", "p99_ms", "min_ms", "images_per_s", "size_mb",
            "load_ms", "rss_mb", "accuracy", "agreement", "mse", "max_abs_diff", "preprocess_ms", "status"]
+TERMINAL = {"model": "model", "threads": "threads", "median_ms": "median ms", "p99_ms": "p99 ms", "size_mb": "MB",
+            "accuracy": "accuracy", "agreement": "agreement", "mse": "MSE", "overhead_vs_direct": "vs bare",
+            "status": "status"}  # the terminal's table, within 100 columns; the files have every column
+PERCENT = ("accuracy", "agreement")  # fractions in the JSON and CSV, percent where people read them
 ROUNDS = 5
 REFERENCE_FORMATS = ("keras", "tflite_fp32", "onnx")  # float models, the reference for agreement unless --reference says
 
@@ -122,10 +128,13 @@ def _device_call(runner) -> Callable[[np.ndarray], object]:
 
 
 def model_files(paths: list[Path]) -> list[Path]:
-    """--model values with folders expanded into their exports (.keras first, then the format table's order)."""
+    """--model values with folders expanded into their exports (.keras first, then the format table's order);
+    UserError for a path that does not exist."""
     order = [".keras"] + [f.suffix for f in FORMATS.values()]
     files = []
     for path in paths:
+        if not path.exists():
+            raise UserError(f"--model {path}: no such file or folder; check the path")
         if not path.is_dir():
             files.append(path)
             continue
@@ -177,8 +186,9 @@ def _direct_subject(path: Path, threads: int, inputs: list[np.ndarray], warmup: 
     """The stock interpreter invoked by hand on tensors already in its input type: the floor our runner is measured
     against (INPUTS: the runner's input tensors, or float inputs to quantise once here)."""
     interpreter_class, name = tflite_interpreter_class()
-    interpreter = interpreter_class(model_path=str(path), num_threads=threads)
-    interpreter.allocate_tensors()
+    with info_lines_dropped():
+        interpreter = interpreter_class(model_path=str(path), num_threads=threads)
+        interpreter.allocate_tensors()
     source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     if source["dtype"] in (np.int8, np.uint8):
         inputs = [x if x.dtype == source["dtype"] else runtime.quantize(x, *source["quantization"], source["dtype"])
@@ -313,23 +323,38 @@ def _csv(rows: list[dict]) -> str:
     return buffer.getvalue()
 
 
-def write_results(out: Path, result: dict) -> tuple[str, str, list[Path]]:
-    """OUT.json, OUT.csv, OUT.md (machine header and table) and OUT.png; returns (table, header, files written)."""
-    rows, machine = result["rows"], result["machine"]
+def _for_people(row: dict) -> dict:
+    return row | {key: percent(row[key]) for key in PERCENT if row.get(key) is not None}
+
+
+def _header(result: dict) -> str:
+    """The machine and the method, above every table."""
+    machine = result["machine"]
+    return (f"Machine: {machine['cpu']}, {machine['cores']} cores, flags {' '.join(machine['cpu_flags']) or 'n/a'}, "
+            f"Python {machine['python']}, {', '.join(f'{k} {v}' for k, v in machine['packages'].items())}. "
+            f"{result['runs']} timed runs per row after {result['warmup']} warm-up, on {result['timing_images']} real "
+            f"images{' under ' + result['corruption'] if result.get('corruption') else ''}; {result['date']}.")
+
+
+def terminal_table(rows: list[dict]) -> str:
+    """The table within 100 columns: bare-interpreter rows marked, `status` only where a row is not ok."""
+    shown = [_for_people(row) | {"model": row["model"] + (" (bare)" if row.get("runtime", "").endswith("direct") else ""),
+                                 "status": "" if row["status"] == "ok" else row["status"].split(":")[0]} for row in rows]
+    return aligned(shown, TERMINAL)
+
+
+def write_results(out: Path, result: dict) -> list[Path]:
+    """OUT.json, OUT.csv, OUT.md (machine header and the whole table) and OUT.png; returns the files written."""
+    rows = result["rows"]
     writable_folder(out.parent, "--out")
     write_text(out.with_suffix(".json"), json.dumps(result, indent=2))
     write_text(out.with_suffix(".csv"), _csv(rows))
     columns = [c for c in COLUMNS + ["overhead_vs_direct"] if any(c in row for row in rows)]  # none left blank throughout
-    table = markdown(rows, columns)
-    header = (f"Machine: {machine['cpu']}, {machine['cores']} cores, flags {' '.join(machine['cpu_flags']) or 'n/a'}, "
-              f"Python {machine['python']}, {', '.join(f'{k} {v}' for k, v in machine['packages'].items())}. "
-              f"{result['runs']} timed runs per row after {result['warmup']} warm-up, on {result['timing_images']} real "
-              f"images{' under ' + result['corruption'] if result.get('corruption') else ''}; {result['date']}.")
-    write_text(out.with_suffix(".md"), f"{header}\n\n{table}\n")
+    write_text(out.with_suffix(".md"), f"{_header(result)}\n\n{markdown([_for_people(r) for r in rows], columns)}\n")
     written = [out.with_suffix(s) for s in (".json", ".csv", ".md")]
     if chart.write(out.with_suffix(".png"), rows):
         written.append(out.with_suffix(".png"))
-    return table, header, written
+    return written
 
 
 @app.callback()
@@ -344,41 +369,48 @@ def bench(
                                       "repeat to time each count (--threads 1 --threads 4)."),
     runs: int = typer.Option(200, min=ROUNDS, help="Timed single-image runs per model and thread count."),
     warmup: int = typer.Option(20, min=0, help="Untimed runs first."),
-    seconds: Optional[float] = typer.Option(None, min=0, help="Stop timing after the round that passes this budget."),
+    seconds: Optional[float] = typer.Option(None, min=0, help="Stop timing after the round that passes this many seconds [default: no limit]."),
     direct: bool = typer.Option(False, help="Also time the bare LiteRT interpreter on each .tflite (overhead ratio)."),
     reference: Optional[Path] = typer.Option(None, help="The float model agreement is measured against [default: the first fp32 export given]."),
     corrupt: Optional[str] = typer.Option(None, metavar="FAMILY:SEVERITY", help="Corrupt every photo first, as a camera "
                                           "would (edge/corruptions.py; e.g. motion_blur:3): accuracy under it."),
-    out: Path = typer.Option(Path("benchmarks/results/bench"), help="Writes OUT.json, OUT.csv, OUT.md and OUT.png."),
+    out: Optional[Path] = typer.Option(None, help="Also write OUT.json, OUT.csv, OUT.md (every column) and OUT.png "
+                                       "[default: the terminal's table only, no file].", metavar="OUT"),
     version: bool = version_option(),
 ):
-    """Time every model at every thread count on the same images and write one table (without a command)."""
+    """Time every model at every thread count on the same images and print one table (without a command)."""
     if ctx.invoked_subcommand:
         return
     if not model:
         raise typer.BadParameter("give at least one model file or folder", param_hint="'--model' / '-m'")
     with user_errors():
         counts = _thread_counts(threads)
-        writable_folder(out.parent, "--out")  # before the timing, not after it
+        files = model_files(model)  # a mistyped model path is refused before anything else
         corruption = _corruption(corrupt)
+        data = held_out(data, "--data") if data is not None else None
         frames = _timing_images(data, images, limit=50, corruption=corruption)
-        rows, complete = run(model_files(model), counts, frames, runs, warmup, data, direct, seconds, reference,
-                             corruption)
+        if out is not None:
+            writable_folder(out.parent, "--out")  # before the timing, not after it
+        rows, complete = run(files, counts, frames, runs, warmup, data, direct, seconds, reference, corruption)
         result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": describe(),
                   "runs": runs, "warmup": warmup, "timing_images": len(frames), "data": str(data) if data else None,
                   "corruption": corrupt,
                   "complete": complete, "peak_rss_mb": rss_mb("VmHWM"), "rows": rows}
-        table, header, written = write_results(out, result)
-        typer.echo(table)
-        typer.echo(f"\n{header}\nwrote {', '.join(map(str, written))}")
+        typer.echo(terminal_table(rows))
+        for row in rows:
+            if row["status"] != "ok" and not row["status"].startswith("ok "):
+                typer.echo(f"{row['model']} ({row['threads']} threads): {row['status']}", err=True)
+        typer.echo(f"\n{_header(result)}")
+        if out is not None:
+            typer.echo(f"wrote {', '.join(map(str, write_results(out, result)))}")
         if not any(r["status"] == "ok" for r in rows):
             raise typer.Exit(1)
 
 
-app.command()(compare)
-app.command()(pipeline)
-app.command()(serve)
-app.command("moving-camera")(moving_camera)
+add_command(app, compare)
+add_command(app, pipeline)
+add_command(app, serve)
+add_command(app, moving_camera, "moving-camera")
 
 
 def main():

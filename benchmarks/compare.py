@@ -9,6 +9,7 @@ import typer
 
 from edge.console import user_errors
 from edge.errors import UserError
+from edge.metrics import percent
 from edge.tables import markdown
 
 
@@ -31,7 +32,7 @@ def compare(first: Path = typer.Argument(..., metavar="A.json"), second: Path = 
                 continue
             rows.append({"model": key[0], "threads": key[1], "runtime": key[2], "A_ms": row_a["median_ms"],
                          "B_ms": row_b["median_ms"], "B/A": round(row_b["median_ms"] / row_a["median_ms"], 3),
-                         "A_accuracy": row_a.get("accuracy"), "B_accuracy": row_b.get("accuracy")})
+                         "A_accuracy": percent(row_a.get("accuracy")), "B_accuracy": percent(row_b.get("accuracy"))})
         if not rows:
             raise UserError(f"{first} and {second} share no timed (model, threads) rows; compare runs of the same models")
         typer.echo(f"A: {a['machine']['cpu']} ({first})\nB: {b['machine']['cpu']} ({second})\n")

@@ -14,15 +14,17 @@ from convert.parity import ADVICE, GATE_ON, Thresholds
 from convert.registry import resolved_options
 from edge import ROBUSTNESS_IMAGES
 from edge.atomic import writable_folder
-from edge.console import EXIT_CODES, library_output_to, user_errors, version_option
+from convert.tables import terminal_table
+from edge.console import add_command, command_app, library_output_to, user_errors, version_option
 from edge.errors import UserError
+from edge.folders import held_out
 from edge.formats import DEFAULT_FORMATS, FORMATS
 from edge.spec import finite_number
-from edge.tables import markdown
+from edge.tables import aligned
 from keras_io.archive import checked_spec
 from keras_io.startup import require_training
 
-app = typer.Typer(add_completion=True, help=__doc__, epilog=EXIT_CODES, no_args_is_help=True)
+app = command_app(__doc__, no_args_is_help=True)
 
 
 @app.callback()
@@ -36,12 +38,6 @@ Target = Enum("Target", {value: value for value in FORMATS["onnx_int8"].options[
 LOG_NAME = "convert.log"  # what TensorFlow and the converters print, unless --debug
 CALIB_COUNT = 256
 
-PARITY_COLUMNS = {
-    "classification": ["format", "file", "size_mb", "accuracy", "drop", "agreement", "disagreements", "max_abs_diff",
-                       "corrupted_s3", "corrupted_extra_loss", "status"],
-    "regression": ["format", "file", "size_mb", "mse", "mse_increase", "max_abs_diff", "mean_abs_diff", "status"],
-}
-
 
 def _parse_formats(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
@@ -51,12 +47,17 @@ def _parse_formats(text: str) -> list[str]:
     return names
 
 
-@app.command("list")
 def list_formats():
-    """Show the export formats."""
-    rows = [{"name": f.name, "file": f"MODEL{f.suffix}", "runs on": f.needs, "default": "yes" if f.name in DEFAULT_FORMATS else "",
-             "what": f.description} for f in FORMATS.values()]
-    typer.echo(markdown(rows, ["name", "file", "runs on", "default", "what"]))
+    """Show the export formats: name, file, the runtime a device needs, whether it is a default, and what it is."""
+    import textwrap
+
+    rows = [{"name": f.name, "file": f"MODEL{f.suffix}", "runs on": f.needs, "default": "yes" if f.name in DEFAULT_FORMATS else ""}
+            for f in FORMATS.values()]
+    lines = aligned(rows, {key: key for key in ("name", "file", "runs on", "default")}).splitlines()
+    typer.echo(lines[0])
+    for line, fmt in zip(lines[1:], FORMATS.values()):
+        typer.echo(line)
+        typer.echo(textwrap.fill(fmt.description, 96, initial_indent="    ", subsequent_indent="    "))
 
 
 FAILURE_KEYS = ("explain", "recover", "recover_max_float")  # [parity] keys beside the thresholds
@@ -70,7 +71,7 @@ def _settings(config: Optional[Path], **flags) -> tuple[Thresholds, dict]:
         try:
             values = tomllib.loads(config.read_text()).get("parity", {})
         except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise UserError(f"--config {config}: cannot read it as TOML ({exc}); see README for the [parity] table") from None
+            raise UserError(f"--config {config}: cannot read it as TOML ({exc}); see docs/guides/ci-gate.md for the [parity] table") from None
         known = [*Thresholds.__dataclass_fields__, *FAILURE_KEYS]
         unknown = set(values) - set(known)
         if unknown:
@@ -91,7 +92,7 @@ def _settings(config: Optional[Path], **flags) -> tuple[Thresholds, dict]:
 def _print_report(report: dict, json_summary: bool, out_dir: Path) -> None:
     """The table (or JSON) on stdout; notes, failures with advice, or the one-line summary on stderr."""
     rows = report["rows"]
-    typer.echo(json.dumps(report, indent=2) if json_summary else markdown(rows, PARITY_COLUMNS["regression" if report["task"] == "regression" else "classification"]))
+    typer.echo(json.dumps(report, indent=2) if json_summary else terminal_table(report))
     for row in rows:
         if row.get("note"):
             typer.echo(f"note: {row['note']}", err=True)
@@ -102,14 +103,15 @@ def _print_report(report: dict, json_summary: bool, out_dir: Path) -> None:
         typer.echo(f"advice: {ADVICE}", err=True)
         raise typer.Exit(1)
     files = ", ".join(row["file"] for row in rows[1:])
-    typer.echo(f"parity gate passed for {len(rows) - 1} export(s): {files} and parity.json in {out_dir}/ "
-               f"(library output: {out_dir / LOG_NAME})", err=True)
+    typer.echo(f"parity gate passed for {len(rows) - 1} export(s): {files} in {out_dir}/, with parity.json and "
+               f"parity.md (every column; library output: {LOG_NAME})", err=True)
 
 
-@app.command()
 def quantize(
     model_path: Path = typer.Argument(..., metavar="MODEL.keras", help="Model written by `train`."),
-    data: Path = typer.Option(..., help="Held-out data for the parity check: one folder per class, or an .npz with x and y."),
+    data: Optional[Path] = typer.Option(None, help="Held-out data for the parity check: one folder per class (a data "
+                                        "root with train/ and test/: its test/), or an .npz with x and y [default: "
+                                        "what `train` held out, as the model records it]."),
     out_dir: Path = typer.Option(Path("models"), "--out", "--out-dir", help="Folder for the exports, parity.json and "
                                  "convert.log (as train's --out is its run folder)."),
     formats: str = typer.Option(",".join(DEFAULT_FORMATS), help=f"Comma-separated, from: {', '.join(FORMATS)}."),
@@ -120,7 +122,7 @@ def quantize(
     max_mse_increase: Optional[float] = typer.Option(None, help=f"Regression: fail when MSE rises more than this percent [default: {Thresholds.max_mse_increase}]."),
     config: Optional[Path] = typer.Option(None, help="TOML file with a [parity] table (max_drop, min_agreement) a CI job can commit."),
     json_summary: bool = typer.Option(False, "--json", help="Print the parity report as JSON instead of a table."),
-    threads: Optional[int] = typer.Option(None, min=1, help="Threads for evaluating the exports."),
+    threads: Optional[int] = typer.Option(None, min=1, help="Threads for evaluating the exports [default: every core]."),
     target: Optional[Target] = typer.Option(None, help="onnx_int8: the device its scheme is chosen for, any CPU (u8 x u8: no "
                                             "saturation) or arm64 (8-bit; on x86 without VNNI the parity check here "
                                             "measures saturation) [default: any]."),
@@ -134,15 +136,15 @@ def quantize(
     recover_max_float: Optional[float] = typer.Option(None, help="--recover's limit: a fraction of the model's ops "
                                                       "(below 1) or a count of ops that may run in float [default: 0.1]."),
     robustness: int = typer.Option(ROBUSTNESS_IMAGES, min=0, help="Test images evaluated under every camera "
-                                   "corruption, through each export's runtime (parity.json: robustness; README: Camera "
-                                   "corruptions); 0: none."),
+                                   "corruption, through each export's runtime (parity.json: robustness; "
+                                   "docs/guides/camera-robustness.md); 0: none."),
     max_robust_drop: Optional[float] = typer.Option(None, help="Fail an export that loses more than this many points "
                                                     "under camera corruptions (mean over them all) beyond what the "
                                                     "float model loses on the same images [default: off]."),
     debug: bool = typer.Option(False, help="Show TensorFlow's and the converters' own output, and tracebacks."),
 ):
-    """Export MODEL.keras (int8 TFLite, fp32 and int8 ONNX by default), check each against the float model on
-    --data, write parity.json; exit 0 pass, 1 parity failure, 2 bad input."""
+    """Export MODEL.keras (int8 TFLite, fp32 and int8 ONNX by default), check each against the float model on the
+    held-out data, write parity.json and parity.md; exit 0 pass, 1 parity failure, 2 bad input."""
     with user_errors(debug):
         require_training("convert quantize")
         names = _parse_formats(formats)
@@ -152,6 +154,8 @@ def quantize(
                                          explain=explain, recover=recover, recover_max_float=recover_max_float)
         options = resolved_options(names, {"target": target.value} if target else {})
         checked_spec(model_path)  # bad input is refused before anything is written
+        data = held_out(data, "--data") if data is not None else None
+        calib = held_out(calib, "--calib") if calib is not None else None
         out_dir = writable_folder(out_dir, "--out")
         with library_output_to(out_dir / LOG_NAME, debug):
             from convert.export import Int8Failures, quantize as run
@@ -162,7 +166,6 @@ def quantize(
         _print_report(report, json_summary, out_dir)
 
 
-@app.command()
 def inspect(model_path: Path = typer.Argument(..., metavar="MODEL", help=".tflite or .onnx file.")):
     """Print an exported model's embedded spec, its input/output tensors and their quantisation."""
     from edge import runtime
@@ -172,6 +175,11 @@ def inspect(model_path: Path = typer.Argument(..., metavar="MODEL", help=".tflit
         typer.echo(json.dumps({"file": str(model_path), "format": runner.format.name, "runtime": runner.runtime,
                                "size_mb": round(model_path.stat().st_size / 1e6, 3), **runner.describe(),
                                "spec": json.loads(runner.spec.to_json())}, indent=2))
+
+
+add_command(app, list_formats, "list")
+add_command(app, quantize)
+add_command(app, inspect)
 
 
 def main():

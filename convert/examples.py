@@ -73,16 +73,33 @@ def _decoded(folder: LabelledFolder, spec: ModelSpec) -> Examples:
     return Examples(pixels, targets, spec, [f for f in folder.files if f not in skipped])
 
 
+def _listed(path: Path, spec: ModelSpec) -> LabelledFolder:
+    """The photos a list file names (one `<class>/<file>` per line, under the training folder the spec records):
+    what `train` held out of a folder it split."""
+    root = Path(spec.provenance.train_data)
+    files = [root / line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    missing = [f for f in files if not f.is_file()]
+    if missing or not files:
+        raise UserError(f"{path}: lists {len(files)} held-out photos under {root}, {len(missing)} of them missing "
+                        f"(e.g. {missing[0] if missing else 'none listed'}); give --data with held-out class folders")
+    unknown = sorted({f.parent.name for f in files} - set(spec.labels))
+    if unknown:
+        raise UserError(f"{path}: classes {unknown} are not the model's labels {list(spec.labels)}; give --data")
+    return LabelledFolder(root, list(spec.labels), files, [spec.labels.index(f.parent.name) for f in files])
+
+
 def load(path: Path, spec: ModelSpec, flag: str = "--data") -> Examples:
-    """Every example of PATH; unreadable images are skipped with a warning."""
+    """Every example of PATH (class folders, an .npz, or a list of held-out photos that `train` wrote); unreadable
+    images are skipped with a warning."""
     if path.suffix == ".npz":
         x, y = _arrays(path, spec, flag)
         return Examples(x, y.astype(np.float32 if spec.task == "regression" else np.int64), spec)
-    return _decoded(_folder(path, spec, flag), spec)
+    return _decoded(_listed(path, spec) if path.suffix == ".txt" else _folder(path, spec, flag), spec)
 
 
-def calibration(path: Path, spec: ModelSpec, count: int, seed: int = 0) -> Examples:
-    """Up to COUNT examples for int8 calibration, stratified by class, chosen with a fixed seed."""
+def calibration(path: Path, spec: ModelSpec, count: int, seed: int = 0, held_out: Examples | None = None) -> Examples:
+    """Up to COUNT examples for int8 calibration, stratified by class, chosen with a fixed seed; never one of the
+    HELD_OUT photos (the training folder of a split run holds the test photos too)."""
     rng = np.random.default_rng(seed)
     if path.suffix == ".npz":
         x, y = _arrays(path, spec, "--calib")
@@ -90,6 +107,10 @@ def calibration(path: Path, spec: ModelSpec, count: int, seed: int = 0) -> Examp
             else stratified(y, count, rng)
         return Examples(x[rows], y[rows], spec)
     folder = _folder(path, spec, "--calib")
+    if held_out is not None and held_out.files:
+        test = {f.resolve() for f in held_out.files}
+        kept = [i for i, f in enumerate(folder.files) if f.resolve() not in test]
+        folder = LabelledFolder(folder.root, folder.classes, [folder.files[i] for i in kept], [folder.targets[i] for i in kept])
     rows = stratified(np.asarray(folder.targets), count, rng)
     return _decoded(LabelledFolder(folder.root, folder.classes, [folder.files[i] for i in rows],
                                    [folder.targets[i] for i in rows]), spec)

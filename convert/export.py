@@ -11,17 +11,19 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 from convert import contact_sheet, examples
 from convert.metadata import embed_file
 from convert.parity import Thresholds, compare, compare_regression, reference_row, robust_failures
 from convert.registry import EXPORTERS, resolved_options
+from convert.tables import markdown_table
 from edge import ROBUSTNESS_IMAGES, robustness, runtime
-from edge.atomic import atomic_path, partial_name, write_text
+from edge.atomic import atomic_path, partial_name, writable_folder, write_text
 from edge.errors import UserError
-from edge.formats import FORMATS, output_path
+from edge.formats import DEFAULT_FORMATS, FORMATS, output_path
 from edge.postprocess import class_indices
+from edge.progress import stage
 from keras_io import archive
 
 
@@ -107,6 +109,22 @@ def scratch_folder(out_dir: Path):
         shutil.rmtree(work, ignore_errors=True)
 
 
+def test_source(data: Optional[Path], spec, model_path: Path) -> Path:
+    """DATA, else what training held out, as the model records it: a test folder, or a file beside the model (the
+    photos held out of a folder it split, or test.npz)."""
+    if data is not None:
+        return data
+    recorded = spec.provenance.test_data
+    if not recorded:
+        raise UserError(f"--data: {model_path.name} records no held-out data (a k-fold run saw every example, or a "
+                        "model from before 0.5); give --data with held-out class folders or an .npz")
+    path = Path(recorded) if Path(recorded).is_absolute() else model_path.parent / recorded
+    if not path.exists():
+        raise UserError(f"--data: the held-out data recorded in {model_path.name}, {path}, is not here any more; "
+                        "give --data with held-out class folders or an .npz")
+    return path
+
+
 def calibration_source(calib: Optional[Path], data: Path, spec, model_path: Path) -> Path:
     """--calib, else the calibration sample beside the model (array recipes write one), else the training data
     recorded in the model, else DATA's sibling `train` folder."""
@@ -126,24 +144,46 @@ def calibration_source(calib: Optional[Path], data: Path, spec, model_path: Path
 
 @dataclass(frozen=True)
 class Int8Failures:
-    """What to do about int8 exports that lose accuracy (README: "When int8 fails")."""
+    """What to do about int8 exports that lose accuracy (docs/guides/int8-failures.md)."""
 
     explain: bool = False  # diagnose every int8 export, not only the failing ones
     recover: bool = False  # keep the fewest activations in float until a failing export passes
     recover_max_float: Optional[float] = None  # most float ops: a fraction of the model's (default 0.1) or a count
 
 
-def quantize(model_path: Path, data: Path, out_dir: Path, names: list[str], thresholds: Thresholds,
-             calib: Optional[Path] = None, calib_count: int = 256, threads: Optional[int] = None,
+def quantize(model_path: str | Path, data: str | Path | None = None, out_dir: str | Path = "models",
+             names: Sequence[str] = DEFAULT_FORMATS, thresholds: Thresholds = Thresholds(),
+             calib: str | Path | None = None, calib_count: int = 256, threads: Optional[int] = None,
              options: Optional[dict[str, str]] = None, say: Callable[[str], None] = lambda line: None,
              failures: Int8Failures = Int8Failures(), robustness_images: int = ROBUSTNESS_IMAGES) -> dict:
-    """Export MODEL_PATH in each format NAMES (with the export OPTIONS their rows in edge.formats take, e.g.
-    {"target": "arm64"}), check each against the float model on DATA, diagnose and recover int8 exports as FAILURES
-    says, write parity.json into OUT_DIR and return its report; SAY receives a progress line per step."""
+    """Export a model written by `train` and gate each export on parity with it: what `convert quantize` runs.
+
+    Args:
+        model_path: the `.keras` file.
+        data: held-out class folders or an `.npz` with `x` and `y` (default: what training held out, as the model
+            records it).
+        out_dir: the folder for the exports, parity.json and parity.md.
+        names: format names of `edge.formats.FORMATS`.
+        thresholds: the gate (`Thresholds(max_drop=1.0, min_agreement=98.0, ...)`).
+        calib: calibration data (default: the training data the model records).
+        options: export options the formats take, e.g. `{"target": "arm64"}`.
+        say: receives a progress line per step (e.g. `print`).
+        failures: diagnosis and recovery of failing int8 exports (`Int8Failures(recover=True)`).
+        robustness_images: test images run under every camera corruption; 0: none.
+
+    Returns:
+        The parity report (parity.json): `passed`, and a row per export with accuracy, drop, agreement (percent).
+
+    Raises:
+        edge.errors.UserError: bad input, naming the file or setting and what to do.
+    """
+    model_path, out_dir = Path(model_path), writable_folder(out_dir, "out_dir")
+    data, calib = (Path(data) if data is not None else None), (Path(calib) if calib is not None else None)
     with scratch_folder(out_dir) as work:
         report = _quantize(model_path, data, out_dir, names, thresholds, calib, calib_count, threads, options, say,
                            work, failures, robustness_images)
     write_text(out_dir / "parity.json", json.dumps(report, indent=2))
+    write_text(out_dir / "parity.md", markdown_table(report) + "\n")
     return report
 
 
@@ -157,30 +197,36 @@ def _quantize(model_path, data, out_dir, names, thresholds, calib, calib_count, 
         raise UserError(f"--max-robust-drop: nothing to gate on ({not_robust}); drop it or give --robustness N")
     robust = not_robust is None
     spec = spec.with_provenance(export_options=options)  # every export records the options it was made with
+    data = test_source(data, spec, model_path)
     test = examples.load(data, spec)
     calib_source = calibration_source(calib, data, spec, model_path)
-    calibration = examples.calibration(calib_source, spec, calib_count)
-    spec = spec.with_provenance(train_data=Path(spec.provenance.train_data).name)  # no path of this host on devices
+    listed = data.suffix == ".txt"  # the photos train held out of the folder it trained on: never calibrate on them
+    calibration = examples.calibration(calib_source, spec, calib_count, held_out=test if listed else None)
+    spec = spec.with_provenance(train_data=Path(spec.provenance.train_data).name,  # no path of this host on devices
+                                test_data=Path(spec.provenance.test_data).name)
     say(f"calibrating on {len(calibration)} examples from {calib_source}; evaluating on {len(test)} from {data}")
     float_scores = test.scores(model.predict_on_batch, what="float model on the test images")
     rows = [{"format": "keras (float)", "file": model_path.name, "size_mb": model_path.stat().st_size / 1e6,
              **reference_row(float_scores, test.targets, spec), "status": "reference"}]
     reference = None
     if robust:
-        reference = robustness.evaluate(model.predict_on_batch, test.pixels, test.targets, spec, robustness_images)
+        with stage("float model under camera corruptions"):
+            reference = robustness.evaluate(model.predict_on_batch, test.pixels, test.targets, spec, robustness_images)
         rows[0]["robustness"] = reference
         say(f"float model under camera corruptions: severity {reference['middle']['severity']} mean "
             f"{reference['middle']['mean']}% (clean {reference['clean']}%) on {reference['images']} test images")
-    (out_dir / "parity.json").unlink(missing_ok=True)  # a report from an earlier run must not outlive a failed one
+    for report in ("parity.json", "parity.md"):  # a report from an earlier run must not outlive a failed one
+        (out_dir / report).unlink(missing_ok=True)
     for name in names:
-        row = export_and_check(name, model, spec, calibration, test, float_scores, thresholds, out_dir,
-                               model_path.stem, threads, work, options)
-        if name in DIAGNOSED and spec.task != "regression" and (failures.explain or row["failures"]):
-            row = _explain_and_recover(name, row, model, spec, calibration, test, float_scores, thresholds, out_dir,
-                                       model_path.stem, threads, work, options, failures, say)
-        if reference is not None:
-            row = _robustness(name, row, out_dir / row["file"], spec, test, reference, thresholds, threads,
-                              robustness_images, say)
+        with stage(name):  # in a log: a line when it starts, then at least one a minute
+            row = export_and_check(name, model, spec, calibration, test, float_scores, thresholds, out_dir,
+                                   model_path.stem, threads, work, options)
+            if name in DIAGNOSED and spec.task != "regression" and (failures.explain or row["failures"]):
+                row = _explain_and_recover(name, row, model, spec, calibration, test, float_scores, thresholds,
+                                           out_dir, model_path.stem, threads, work, options, failures, say)
+            if reference is not None:
+                row = _robustness(name, row, out_dir / row["file"], spec, test, reference, thresholds, threads,
+                                  robustness_images, say)
         rows.append(row)
         release_freed_memory()
         say(f"{name}: {out_dir / row['file']} ({row['size_mb']:.2f} MB, {row['export_s']} s) [{row['status']}]")

@@ -2,7 +2,7 @@
 
 import os
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 ROBUSTNESS_IMAGES = 250  # test images in the robustness report by default (edge/robustness.py): about +-2.5 points at 95%
 
@@ -11,3 +11,13 @@ ROBUSTNESS_IMAGES = 250  # test images in the robustness report by default (edge
 MAX_IMAGE_PIXELS = int(os.environ.get("EDGE_MAX_IMAGE_PIXELS") or 50_000_000)
 MAX_IMAGE_BYTES = int(os.environ.get("EDGE_MAX_IMAGE_BYTES") or 100_000_000)  # files larger are not read
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_IMAGE_PIXELS))
+
+
+def __getattr__(name: str):
+    """`from edge import Classifier, Result`: the Python API (edge/classifier.py), imported on first use, so that
+    `import edge` stays light (it loads OpenCV and a runtime)."""
+    if name in ("Classifier", "Result"):
+        from edge import classifier
+
+        return getattr(classifier, name)
+    raise AttributeError(f"module 'edge' has no attribute {name!r}")

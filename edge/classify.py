@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -14,13 +15,14 @@ import numpy as np
 import typer
 
 from edge import loop, runtime
-from edge.console import EXIT_CODES, user_errors, version_option
+from edge.console import add_command, command_app, user_errors, version_option
 from edge.errors import UserError
 from edge.loop import FrameRate, Prediction
+from edge.metrics import percent
 from edge.sources import open_source
 from edge.spec import ModelSpec
 
-app = typer.Typer(add_completion=True, help=__doc__, epilog=EXIT_CODES)
+app = command_app(__doc__)
 
 
 def _stop_on_sigterm() -> None:
@@ -54,14 +56,28 @@ def _spec_from_flags(labels: Optional[Path], size: Optional[str], scale: float, 
         raise UserError(f"--labels {labels} / --size {size}: {str(exc).removeprefix('spec: ')}") from None
 
 
+def _check_window() -> None:
+    """--show needs an OpenCV built with a GUI and a display to open a window on: checked before any work."""
+    gui = next((line.split(":", 1)[1].strip() for line in cv2.getBuildInformation().splitlines()
+                if line.strip().startswith("GUI:")), "NONE")
+    if gui == "NONE":
+        raise UserError("--show: this OpenCV has no window support (opencv-python-headless, as the edge extras "
+                        "install); replace it: pip uninstall -y opencv-python-headless && pip install opencv-python; "
+                        "or watch from a browser instead: --serve 8080")
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise UserError("--show: no display here (DISPLAY is not set: an SSH session, or a device without a desktop); "
+                        "run it on the device's desktop, or watch from a browser instead: --serve 0.0.0.0:8080")
+
+
 def _show(image: np.ndarray) -> bool:
     """Show the frame (with its overlay); False when the user pressed q."""
-    try:
-        cv2.imshow("edge-classify", image)
-        return cv2.waitKey(1) & 0xFF != ord("q")
-    except cv2.error:
-        raise UserError("--show needs an OpenCV build with a GUI: pip install opencv-python "
-                        "(the -headless wheel has none), or drop --show") from None
+    cv2.imshow("edge-classify", image)
+    return cv2.waitKey(1) & 0xFF != ord("q")
+
+
+def _summary_line(summary: dict) -> str:
+    """The run's summary as people read it: accuracy in percent, as every command prints it."""
+    return "summary: " + ", ".join(f"{k}={percent(v) if k == 'accuracy' else v}" for k, v in summary.items())
 
 
 def _record(prediction: Prediction, kind: str) -> dict:
@@ -149,7 +165,6 @@ def _serving(where: str, token: Optional[str], fps: float, model: Path, runner, 
                    lambda: source.counters)
 
 
-@app.command()
 def classify(
     model: Path = typer.Option(..., "--model", "-m", help=".tflite or .onnx file made by `convert quantize`."),
     camera: Optional[str] = typer.Option(None, help="Camera index for OpenCV (0 is the first camera), a device path, "
@@ -158,8 +173,8 @@ def classify(
     images: Optional[Path] = typer.Option(None, help="An image, a folder of images, or a folder of class folders (reports accuracy)."),
     json_lines: bool = typer.Option(False, "--json", help="One JSON object per frame, then a summary object."),
     show: bool = typer.Option(False, help="Show frames with label and FPS in a window (q quits)."),
-    max_frames: Optional[int] = typer.Option(None, min=1, help="Stop after this many frames."),
-    threads: Optional[int] = typer.Option(None, min=1, help="Inference threads (default: all cores)."),
+    max_frames: Optional[int] = typer.Option(None, min=1, help="Stop after this many frames [default: when the source ends, or Ctrl-C]."),
+    threads: Optional[int] = typer.Option(None, min=1, help="Inference threads [default: every core]."),
     k: int = typer.Option(1, "--top-k", min=1, help="Also print the K most likely labels."),
     unsure_below: float = typer.Option(0.0, min=0.0, max=1.0, help="Say `unsure` when the best probability is below this."),
     smooth_frames: int = typer.Option(1, "--smooth", min=1, help="Average probabilities over the last N frames (camera, video)."),
@@ -181,8 +196,11 @@ def classify(
     debug: bool = typer.Option(False, help="Show the traceback of unexpected errors."),
     version: bool = version_option(),
 ):
-    """Classify every frame and print one line per frame."""
+    """Classify every frame and print one line per frame: the file or frame, the label, its probability and the
+    model's milliseconds. Give exactly one source: --camera, --video, --stream or --images."""
     with user_errors(debug):
+        if show:
+            _check_window()
         runner = runtime.load(model, threads, spec=_spec_from_flags(labels, size, scale, offset))
         source = open_source({"camera": camera, "video": video, "stream": stream, "images": images},
                              runner.spec.labels if runner.spec.task != "regression" else None)
@@ -200,8 +218,7 @@ def classify(
             summary = loop.run(runner, source, sinks + ([serving] if serving else []), max_frames, k=k,
                                unsure_below=unsure_below, smooth=smooth)
             summary.update(model=str(model), runtime=runner.runtime)
-            typer.echo(json.dumps({"summary": summary}) if json_lines else
-                       "summary: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+            typer.echo(json.dumps({"summary": summary}) if json_lines else _summary_line(summary))
             if not summary["frames"]:
                 raise UserError(f"{images or video}: no frame could be classified (all {source.skipped} files unreadable)")
             if serving and not summary.get("interrupted"):
@@ -209,6 +226,9 @@ def classify(
         finally:
             if serving:
                 serving.stop()
+
+
+add_command(app, classify)
 
 
 def main():

@@ -16,11 +16,26 @@ from edge.errors import UserError
 EXIT_CODES = "exit codes: 0 success, 1 a failed gate (convert) or no result (bench), 2 bad input, 3 an unexpected error"
 
 
+def command_app(help: str, **options) -> typer.Typer:
+    """The Typer app of every command: help printed as written (Rich markup would swallow `[default: 1.0]` and
+    `[parity]`), Click's own "did you mean" (Typer's repeated it), shell completion, the exit codes under the help."""
+    return typer.Typer(help=help, epilog=EXIT_CODES, rich_markup_mode=None, suggest_commands=False,
+                       add_completion=True, **options)
+
+
+def add_command(app: typer.Typer, function, name: str | None = None) -> None:
+    """Register FUNCTION as a (sub)command of APP with the exit codes under its help: a one-command app shows the
+    command's help, not the app's, so the app's epilog alone would be lost."""
+    app.command(name, epilog=EXIT_CODES)(function)
+
+
 @contextlib.contextmanager
 def user_errors(debug: bool = False):
     """Every command's exit-code convention (EXIT_CODES): a UserError becomes `error: <message>` on stderr and exit
     2; anything unexpected one line and exit 3, or its traceback with DEBUG (--debug, or EDGE_DEBUG=1 for every
-    command)."""
+    command; --debug sets it, so that native libraries' INFO lines show too: edge/native.py)."""
+    if debug:
+        os.environ["EDGE_DEBUG"] = "1"
     try:
         yield
     except UserError as exc:

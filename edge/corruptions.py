@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 MAX_SEVERITY = 5
-MIDDLE = 3  # the severity the README's goals are stated at
+MIDDLE = 3  # the severity the robustness goals are stated at (docs/guides/camera-robustness.md)
 
 # severity 1..5 -> the family's parameter
 NOISE_SIGMA = (0.04, 0.07, 0.10, 0.14, 0.19)  # Gaussian sensor noise, of the 0..255 range: a dim room at high gain

@@ -22,15 +22,15 @@ def _entries(folder: Path) -> tuple[list[Path], list[Path], list[Path]]:
     return files, folders, rest
 
 
-def _files(folder: Path) -> tuple[list[Path], list[Path]]:
+def _files(folder: Path, warn: bool = True) -> tuple[list[Path], list[Path]]:
     """(regular files, ignored entries) of FOLDER; a warning names what was ignored."""
     files, _, rest = _entries(folder)
-    _warn_ignored(rest, "are not regular files (a FIFO, a broken or looping link)")
+    _warn_ignored(rest, "are not regular files (a FIFO, a broken or looping link)", warn)
     return files, rest
 
 
-def _warn_ignored(paths: list[Path], why: str) -> None:
-    if paths:
+def _warn_ignored(paths: list[Path], why: str, warn: bool = True) -> None:
+    if paths and warn:
         names = ", ".join(p.name for p in paths[:3]) + (", ..." if len(paths) > 3 else "")
         print(f"warning: {paths[0].parent}: ignored {len(paths)} entr{'y' if len(paths) == 1 else 'ies'} ({names}) "
               f"that {why}", file=sys.stderr)
@@ -48,28 +48,46 @@ class LabelledFolder:
     ignored: list[Path] = field(default_factory=list)  # entries that are not in a class or not files, warned about
 
 
-def class_folder(root: str | Path, min_classes: int = 2) -> LabelledFolder:
-    """Scan ROOT/<class>/<image>; UserError for a missing root, too few classes or an empty class."""
+def class_folder(root: str | Path, min_classes: int = 2, warn: bool = True) -> LabelledFolder:
+    """Scan ROOT/<class>/<image>; UserError for a missing root, too few classes or an empty class; with WARN, a
+    warning for each kind of entry left out."""
     root = Path(root)
     if not root.is_dir():
         raise UserError(f"{root}: no such data folder; pass a folder that holds one sub-folder per class")
     loose, class_dirs, rest = _entries(root)
-    _warn_ignored(loose, "lie beside the class folders, in no class; move them into their class's folder")
-    _warn_ignored(rest, "are not folders (a FIFO, a broken or looping link)")
+    _warn_ignored(loose, "lie beside the class folders, in no class; move them into their class's folder", warn)
+    _warn_ignored(rest, "are not folders (a FIFO, a broken or looping link)", warn)
     ignored = loose + rest
     if len(class_dirs) < min_classes:
         found = ", ".join(p.name for p in class_dirs) or "none"
-        raise UserError(f"{root}: needs at least {min_classes} class folders (found: {found}); "
-                        "put each class's images in its own sub-folder")
+        raise UserError(f"{root}: needs at least {min_classes} class folders (found: {found}); put each class's images "
+                        f"in its own sub-folder named after the class: {root}/<class>/*.jpg")
     files, targets = [], []
     for index, class_dir in enumerate(class_dirs):
-        class_files, rest = _files(class_dir)
+        class_files, rest = _files(class_dir, warn)
         if not class_files:
             raise UserError(f"{class_dir}: class folder is empty; add images or remove the folder")
         files += class_files
         targets += [index] * len(class_files)
         ignored += rest
     return LabelledFolder(root, [p.name for p in class_dirs], files, targets, ignored=ignored)
+
+
+def split_folders(path: str | Path) -> tuple[Path, Path] | None:
+    """(train, test) when PATH holds a train/ and a test/ folder: the layout DIR/{train,test}/<class>/ `train` reads."""
+    train, test = Path(path) / "train", Path(path) / "test"
+    return (train, test) if train.is_dir() and test.is_dir() else None
+
+
+def held_out(path: str | Path, flag: str) -> Path:
+    """PATH, or its test/ folder when PATH is a data root with train/ and test/ (as users mean it: the photos
+    training held out), with a note saying so."""
+    split = split_folders(path)
+    if split is None:
+        return Path(path)
+    print(f"note: {flag} {path}: holds train/ and test/; using test/, the photos training held out (give {split[0]} "
+          "for the training photos)", file=sys.stderr)
+    return split[1]
 
 
 def is_class_folder(path: Path) -> bool:
@@ -83,10 +101,10 @@ def image_paths(path: str | Path) -> tuple[list[Path], list[Path]]:
     if path.is_file():
         return [path], []
     if not path.is_dir():
-        raise UserError(f"{path}: no such file or folder; check the --images path")
+        raise UserError(f"{path}: no such file or folder; check the path")
     files, rest = _files(path)
     if not files:
-        raise UserError(f"{path}: folder holds no files; point --images at images")
+        raise UserError(f"{path}: folder holds no files; give a folder of images")
     return files, rest
 
 

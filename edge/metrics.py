@@ -1,5 +1,6 @@
-"""Accuracy, agreement, per-class recall and MSE, computed once, in one unit: fractions (0..1), unrounded. Parity
-reports print them in percent, training reports and edge-bench as fractions; each rounds where it prints."""
+"""Accuracy, agreement, per-class recall and MSE, computed once, in one unit: fractions (0..1), unrounded. Where
+people read them (every command's terminal output, reports, Markdown tables) they are printed in percent, by
+`percent`; JSON lines and edge-bench's files keep fractions."""
 
 from __future__ import annotations
 
@@ -30,3 +31,8 @@ def percentiles(values, quantiles) -> list[float]:
 def mse(values: np.ndarray, targets: np.ndarray) -> float:
     """Mean squared error of VALUES (any shape with one value per target) against TARGETS."""
     return float(np.mean((np.asarray(values).reshape(len(targets)) - targets) ** 2))
+
+
+def percent(fraction: float | None) -> str:
+    """A fraction as every command prints it for people: 0.8234 -> '82.34%' ('' for None)."""
+    return "" if fraction is None else f"{100 * fraction:.2f}%"

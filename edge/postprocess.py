@@ -12,7 +12,8 @@ UNSURE = "unsure"
 
 
 def class_indices(scores: np.ndarray, spec: ModelSpec) -> np.ndarray:
-    """Predicted class per row: a sigmoid above 0.5 is labels[1] for binary; argmax otherwise."""
+    """Predicted class per row: a sigmoid above 0.5 is labels[1] for binary; argmax otherwise. A tie goes to the
+    first label: a sigmoid of exactly 0.5 (int8 outputs land there) is labels[0], as is argmax's first maximum."""
     rows = scores.reshape(len(scores), -1)
     if spec.task == "binary" and rows.shape[1] == 1:
         return (rows[:, 0] > 0.5).astype(np.int64)
@@ -31,7 +32,8 @@ def probabilities(scores: np.ndarray, spec: ModelSpec) -> np.ndarray:
 
 
 def top_k(probs: np.ndarray, spec: ModelSpec, k: int = 1, unsure_below: float = 0.0) -> list[tuple[str, float]]:
-    """The K most likely (label, probability); the first label is `unsure` when its probability is below UNSURE_BELOW."""
+    """The K most likely (label, probability); the first label is `unsure` when its probability is below UNSURE_BELOW.
+    Equal probabilities keep the labels' order (a stable sort), so a tie goes to the first label, as in class_indices."""
     order = np.argsort(-probs, kind="stable")[:k]
     best = [(spec.labels[i], float(probs[i])) for i in order]
     if best[0][1] < unsure_below:

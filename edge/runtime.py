@@ -61,22 +61,29 @@ def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
     return np.multiply(np.subtract(q, zero_point, dtype=np.float32), np.float32(scale), dtype=np.float32)
 
 
+def thread_count(threads: int | None, name: str = "--threads ") -> int:
+    """THREADS, or every core when None; UserError naming NAME (the flag, or the argument) outside 1 to 4 x the
+    cores (2,000 ONNX threads effectively hung)."""
+    cores = os.cpu_count() or 1
+    if threads is not None and not (isinstance(threads, int) and 1 <= threads <= 4 * cores):
+        raise UserError(f"{name}{threads}: give 1 to {4 * cores} (4 x the {cores} cores here); more only waits")
+    return threads or cores
+
+
 def load(path: str | Path, threads: int | None = None, spec: ModelSpec | None = None) -> Runner:
     """Open a model file with the runner its format needs. `spec` replaces the embedded one when given."""
     path = Path(path)
     fmt = format_of(path)
     if not path.is_file():
-        raise UserError(f"{path}: no such model file; check the --model path")
-    cores = os.cpu_count() or 1
-    if threads is not None and not 1 <= threads <= 4 * cores:
-        raise UserError(f"--threads {threads}: give 1 to {4 * cores} (4 x the {cores} cores here); more only waits")
-    runner = RUNNERS.find(fmt.runtime)(path, threads or cores)
+        raise UserError(f"{path}: no such model file; check the path")
+    runner = RUNNERS.find(fmt.runtime)(path, thread_count(threads))
     runner.format = fmt
     runner.path = path
     runner.spec = spec or runner.spec
     if runner.spec is None:
-        raise UserError(f"{path}: carries no model spec (labels, input size); export it with `convert quantize`, "
-                        "or pass --labels FILE --size WxH [--scale S --offset O]")
+        raise UserError(f"{path}: carries no model spec (labels, input size); export it with `convert quantize`, or "
+                        "give them: edge-classify --labels FILE --size WxH [--scale S --offset O], in Python "
+                        "Classifier(path, spec=ModelSpec(...))")
     _check_spec(runner)
     _warm_up(runner)
     return runner

@@ -12,7 +12,7 @@ import numpy as np
 
 from edge.capture import LiveReader, Paced
 from edge.errors import UserError
-from edge.folders import class_folder, image_paths, is_class_folder, warn_skipped
+from edge.folders import class_folder, held_out, image_paths, is_class_folder, warn_skipped
 from edge.preprocess import read_image
 from edge.progress import progress
 
@@ -52,8 +52,8 @@ class ImageSource:
 
     def __init__(self, path: str | Path, labels: tuple[str, ...] | None = None):
         """PATH: an image, a folder of images, or of class folders whose names, where they are among LABELS, are the
-        truth its images are judged against."""
-        path = self.target = Path(path)
+        truth its images are judged against (of a data root with train/ and test/, the test/ photos)."""
+        path = self.target = held_out(path, "--images")
         if is_class_folder(path):
             folder = class_folder(path, min_classes=1)
             others = [name for name in folder.classes if labels is not None and name not in labels]
@@ -90,11 +90,11 @@ class CaptureSource:
         self.kind, self.target, self.skipped, self.backoff = kind, target, 0, backoff
         what = f"{kind} {target}"
         if kind == "video" and not Path(target).is_file():
-            raise UserError(f"{target}: no such video file; check the --video path")
+            raise UserError(f"{target}: no such video file; check the path")
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # our own message says what failed
         self.capture = self._open()
         if not self.capture.isOpened():
-            fix = {"camera": "check it is connected and free (ls /dev/video*), or try another --camera index",
+            fix = {"camera": "check it is connected and free (ls /dev/video*), or try another camera index",
                    "video": "it is not a video OpenCV can decode; re-encode it (e.g. ffmpeg -c:v libx264)",
                    "stream": "check the URL and that the stream is up (try it with ffplay or VLC)"}[kind]
             raise UserError(f"{what} did not open: {fix}")

@@ -33,6 +33,7 @@ class Provenance:
     train_data: str = ""  # the folder or file it was trained on (a calibration source for `convert quantize`)
     train_data_hash: str = ""  # of the training file list (names and sizes), to recognise the same data again
     calibration_data: str = ""  # a calibration sample beside the model file (array recipes write one)
+    test_data: str = ""  # what training held out: a folder, or a file beside the model (a list of photos, test.npz)
     export_options: dict = field(default_factory=dict)  # the options its export took, e.g. {"target": "arm64"}
     parity: dict = field(default_factory=dict)  # its figures against the float model, as `convert quantize` measured
     float_layers: list = field(default_factory=list)  # int8 exports: activations `--recover` kept in float

@@ -9,6 +9,7 @@ import numpy as np
 
 from edge.errors import UserError
 from edge.metadata import read_tflite_spec
+from edge.native import info_lines_dropped
 from edge.preprocess import normalize
 from edge.runtime import dequantize, quantize, register_runner
 
@@ -60,8 +61,9 @@ class TFLiteRunner:
         interpreter_class, self.runtime = tflite_interpreter_class()
         self.spec = read_tflite_spec(path)
         try:
-            self.interpreter = interpreter_class(model_path=str(path), num_threads=threads)
-            self.interpreter.allocate_tensors()
+            with info_lines_dropped():
+                self.interpreter = interpreter_class(model_path=str(path), num_threads=threads)
+                self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise UserError(f"{path}: LiteRT cannot load it ({str(exc).splitlines()[0][:200]}); re-export it") from None
         self.input = self.interpreter.get_input_details()[0]

@@ -39,9 +39,10 @@ def require_training(command: str) -> None:
     install: edge-classify, edge-bench and convert inspect work there)."""
     from importlib.util import find_spec
 
+    from edge.entry import pip_install
     from edge.errors import UserError
 
     missing = [name for name in TRAINING if find_spec(name) is None]
     if missing:
         raise UserError(f"{command} needs {' and '.join(missing)}, which this install lacks (a device install runs "
-                        "edge-classify, edge-bench and convert inspect): pip install 'edge-classifier-toolkit[train]'")
+                        "edge-classify, edge-bench and convert inspect): " + pip_install("train"))

@@ -193,7 +193,8 @@ def test_a_read_only_output_folder_is_refused_before_the_work(cli, trained, expo
     app, args = {
         "convert": (convert, ["quantize", trained, "--data", SAMPLE / "test", "--out-dir", read_only]),
         "train": (train, ["muffins", "--data", SAMPLE, "--arch", "edge_cnn", "--epochs", "1", "--out", f"{read_only}/run"]),
-        "bench": (bench, ["--model", exported[0] / "muffins.tflite", "--runs", "20", "--out", f"{read_only}/bench"]),
+        "bench": (bench, ["--model", exported[0] / "muffins.tflite", "--images", SAMPLE / "test", "--runs", "20", "--out",
+                          f"{read_only}/bench"]),
     }[command]
     result = cli.invoke(app, [str(a) for a in args])
     assert result.exit_code == 2 and f"{read_only}: cannot write there" in _error_line(result), result.output

@@ -55,8 +55,10 @@ def test_exports_reload_with_spec_and_match_float_model(exported, trained, name)
     assert embedded.export_options == {"target": "any"}
     trained_on = pathlib.Path(spec.provenance.train_data)
     assert trained_on.is_absolute() and embedded.train_data == trained_on.name, "a device file names no host path"
+    assert embedded.test_data == pathlib.Path(spec.provenance.test_data).name == "test"
     assert str(trained_on).encode() not in runner.path.read_bytes()
-    assert dataclasses.replace(embedded, parity={}, export_options={}, train_data=str(trained_on)) == spec.provenance
+    assert dataclasses.replace(embedded, parity={}, export_options={}, train_data=str(trained_on),
+                               test_data=spec.provenance.test_data) == spec.provenance
     assert dataclasses.replace(runner.spec, provenance=spec.provenance) == dataclasses.replace(spec, checksum="crc32")
     images = [read_image(p) for p in sorted((SAMPLE / "test" / "muffin").iterdir())[:8]]
     batch = np.stack([prepare(image, spec) for image in images])
@@ -148,8 +150,8 @@ def test_convert_list_shows_the_format_table(cli):
 
     result = cli.invoke(app, ["list"])
     assert result.exit_code == 0, result.output
-    lines = {line.split("|")[1].strip(): line for line in result.stdout.splitlines()[2:]}
-    assert set(lines) == set(FORMATS)
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()[1:] if not line.startswith(" ")}
+    assert set(lines) == set(FORMATS) and max(map(len, result.stdout.splitlines())) <= 100
     assert all(("yes" in lines[name]) == (name in DEFAULT_FORMATS) for name in FORMATS)
 
 

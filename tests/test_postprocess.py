@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.postprocess import UNSURE, Smoother, probabilities, top_k
+from edge.postprocess import UNSURE, Smoother, class_indices, probabilities, top_k
 from edge.preprocess import read_image
 from edge.spec import ModelSpec
 from tests.conftest import SAMPLE
@@ -22,6 +22,17 @@ def test_probabilities_for_sigmoid_softmax_and_logits():
     assert probabilities(np.array([0.1, 0.7, 0.2]), THREE) == pytest.approx([0.1, 0.7, 0.2])
     logits = probabilities(np.array([1.0, 3.0, -2.0]), THREE)
     assert logits.sum() == pytest.approx(1.0) and np.argmax(logits) == 1
+
+
+def test_a_tie_goes_to_the_first_label_on_every_path():
+    """An int8 sigmoid with scale 1/256 lands exactly on 0.5 for some photos: the parity check (class_indices) and
+    edge-classify (top_k of probabilities) must give those the same label, the first one."""
+    tie = np.array([[0.5]], dtype=np.float32)
+    assert class_indices(tie, BINARY).tolist() == [0] and class_indices(np.array([[0.50390625]]), BINARY).tolist() == [1]
+    assert top_k(probabilities(tie[0], BINARY), BINARY) == [("chihuahua", 0.5)]
+    assert top_k(probabilities(np.array([0.25, 0.5, 0.25]), THREE), THREE)[0][0] == "b"
+    assert class_indices(np.array([[0.4, 0.4, 0.2]]), THREE).tolist() == [0]
+    assert top_k(np.array([0.4, 0.4, 0.2]), THREE, k=2) == [("a", 0.4), ("b", 0.4)]
 
 
 def test_top_k_and_unsure():

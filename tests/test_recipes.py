@@ -258,7 +258,7 @@ def test_butterflies_fine_tunes_with_class_weights(cli, tmp_path, pretrained_mob
 
 def test_cats_dogs_default_batchnorm_cnn_keeps_its_accuracy_as_int8(cli, tmp_path):
     run = tmp_path / "cats-dogs-bn"
-    _train(cli, "cats-dogs", "--data", SAMPLE, "--size", "64", "--epochs", "3", "--out", run)
+    _train(cli, "cats-dogs", "--data", SAMPLE, "--size", "64", "--epochs", "6", "--out", run)  # 3 sat at chance on one CPU
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["settings"]["model"] == "cats_dogs_bn_cnn" and metrics["settings"]["grayscale"]
     parity = _quantize(cli, run / "cats_dogs.keras", SAMPLE / "test", tmp_path, "tflite_int8")

@@ -4,6 +4,7 @@ evaluation.npz and an evaluation report (report.md with PNG plots)."""
 from __future__ import annotations
 
 import inspect
+import os
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -11,13 +12,16 @@ from typing import Optional
 import typer
 from click.core import ParameterSource
 
-from edge.console import EXIT_CODES, user_errors, version_option
+from edge.console import add_command, command_app, library_output_to, user_errors, version_option
 from edge.errors import UserError
+from edge.metrics import percent
 from keras_io.startup import require_training
+from train import preflight
 from train.config import config_fields, resolve
 from train.recipes import RECIPES, SCALE_FLAGS, Recipe
 
-app = typer.Typer(add_completion=True, help=__doc__, epilog=EXIT_CODES, no_args_is_help=True)
+app = command_app(__doc__, no_args_is_help=True)
+LOG_NAME = "train.log"  # what TensorFlow, Keras and absl print, unless --debug
 TYPES = {"int": int, "float": float, "bool": bool, "str": str, "str | None": str}  # TrainConfig's field types
 
 
@@ -38,7 +42,7 @@ def _default_text(values: dict) -> str:
         groups.setdefault(("on" if value else "off") if isinstance(value, bool) else value, []).append(choice)
     common = max(groups, key=lambda value: len(groups[value]))
     named = [f"{value} {', '.join(groups[value])}" for value in groups if value != common]
-    return f"(default: {'; '.join(named)}; {common} otherwise)"
+    return f"[default: {'; '.join(named)}; {common} otherwise]"
 
 
 def _choices(recipe: Recipe, name: str) -> type[Enum] | None:
@@ -66,12 +70,23 @@ def _parameter(recipe: Recipe, name: str) -> inspect.Parameter:
 
 def _summary(out: Path, metrics) -> str:
     test, train = metrics.test, metrics.train
-    lines = [f"{len(metrics.folds['per_fold'])}-fold {metrics.folds['metric']}: mean {metrics.folds['mean']}, "
-             f"std {metrics.folds['std']}"] if metrics.folds else []
-    figure = (f"MSE {test['mse']}" if "mse" in test else
-              f"accuracy {test['accuracy']:.4f} on {test['images']} images, train {train['accuracy']:.4f}; "
-              f"recall {test['per_class_recall']}")
-    return "\n".join(lines + [f"wrote {out}/ (model, metrics.json, report.md): test {figure}, {metrics.parameters} parameters"])
+    figure = (lambda value: percent(value)) if metrics.folds and metrics.folds["metric"] == "accuracy" else str
+    lines = [f"{len(metrics.folds['per_fold'])}-fold {metrics.folds['metric']}: mean {figure(metrics.folds['mean'])}, "
+             f"std {figure(metrics.folds['std'])}"] if metrics.folds else []
+    result = (f"MSE {test['mse']}" if "mse" in test else
+              f"accuracy {percent(test['accuracy'])} on {test['images']} images (train {percent(train['accuracy'])}); "
+              "recall " + ", ".join(f"{label} {percent(value)}" for label, value in test["per_class_recall"].items()))
+    model = next(out.glob("*.keras"), out)
+    log = f", {LOG_NAME}" if (out / LOG_NAME).is_file() else ""
+    return "\n".join(lines + [f"test {result}", f"wrote {out}/: the model {model.name}, metrics.json, report.md{log}; "
+                              f"{metrics.parameters:,} parameters"])
+
+
+def _log_path(out: Path) -> Path:
+    """Where library output goes while OUT is written: beside it (the run folder appears only when complete), one
+    file per process of a multi-process job."""
+    process = os.environ.get("KERAS_DISTRIBUTION_PROCESS_ID", "0")
+    return out.with_name(f"{out.name}{'' if process == '0' else f'.process-{process}'}.log")
 
 
 def _old_model_flag(recipe: Recipe) -> inspect.Parameter:
@@ -88,24 +103,34 @@ def recipe_command(name: str, recipe: Recipe):
                                default=typer.Option(... if recipe.data_required else None, help=recipe.data_help)),
              inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, annotation=Path,
                                default=typer.Option(Path(f"runs/{name}"), help="Run folder to write (replaced when it exists).")),
-             _old_model_flag(recipe)]
+             _old_model_flag(recipe),
+             inspect.Parameter("debug", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
+                               default=typer.Option(False, help="Show TensorFlow's and Keras' own output, and tracebacks "
+                                                    f"[default: into OUT/{LOG_NAME}]."))]
     parameters = fixed + [_parameter(recipe, field) for field in recipe.flags + SCALE_FLAGS]
     parameters.insert(0, inspect.Parameter("context", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context))
 
-    def command(context, data, out, old_model, **given):
-        with user_errors():
+    def command(context, data, out, old_model, debug, **given):
+        with user_errors(debug):
             if old_model is not None:
                 if context.get_parameter_source("model") is not ParameterSource.DEFAULT:
                     raise UserError("--model: give the architecture once, as --arch (--model is its old name)")
                 typer.echo("note: train's --model is now --arch (--model names a model file in the other commands)",
                            err=True)
                 given["model"] = old_model
-            require_training("train")
-            from train.run import run
-
             given = {key: value.value if isinstance(value, Enum) else value for key, value in given.items()}
             config = resolve(recipe.defaults_for(given.get("model")), given)
-            metrics = run(name, data, out, config)
+            require_training("train")  # installed, not loaded: a device install hears what to install first
+            preflight.check(recipe, data, out, config)  # within a second, before TensorFlow loads
+            log = _log_path(out)
+            with library_output_to(log, debug):
+                from train.run import run
+
+                metrics = run(name, data, out, config)
+            if metrics and out.is_dir() and log.is_file():  # no log with --debug: the output went to the terminal
+                os.replace(log, out / LOG_NAME)
+            elif metrics is None:  # a process beside the chief: it writes no run folder, nor keeps a log
+                log.unlink(missing_ok=True)
             typer.echo(_summary(out, metrics) if metrics else f"trained its share; the chief (process 0) writes {out}/")
 
     command.__signature__ = inspect.Signature(parameters)
@@ -124,8 +149,8 @@ def report(run_folder: Path = typer.Argument(..., help="A run folder that `train
 
 
 for _name, _recipe in RECIPES.items():
-    app.command(_name)(recipe_command(_name, _recipe))
-app.command("report")(report)
+    add_command(app, recipe_command(_name, _recipe), _name)
+add_command(app, report, "report")
 
 
 def main():

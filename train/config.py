@@ -25,7 +25,7 @@ class TrainConfig:
     model: str = option(TRANSFER, "What to train: `transfer` (a new head on an ImageNet backbone, then "
                         "fine-tuning) where offered, or a CNN end to end.", flag="--arch")
     backbone: str = option("mobilenet_v2", "ImageNet backbone for --arch transfer.", choices=BACKBONE_NAMES)
-    weights: str | None = option(None, "Backbone weights: a local .weights.h5 (no top), or 'imagenet' (downloads).")
+    weights: str | None = option(None, "Backbone weights for --arch transfer: a local .weights.h5 (no top), or 'imagenet' (downloaded once, online) [default: none: transfer learning needs them].")
     size: int = option(128, "Input size in pixels (square).", min=8)
     epochs: int = option(10, "Training epochs (transfer: of the head).", min=1)
     batch_size: int = option(32, "Examples per optimizer step.", min=1)
@@ -49,7 +49,7 @@ class TrainConfig:
                           min=0, max=0.5)
     augment: str = option("none", "camera: half the training images also get one camera corruption (noise, "
                           "under-exposure, blur, JPEG, low resolution, rotation, off-centre, white balance, contrast) at "
-                          "a random severity (README: Camera corruptions); transfer learning applies it in the augmented "
+                          "a random severity (docs/guides/camera-robustness.md); transfer learning applies it in the augmented "
                           "passes through the frozen backbone (one at least).", choices=("none", "camera"))
     robustness: int = option(ROBUSTNESS_IMAGES, "Test images evaluated under every camera corruption for the robustness "
                              "report (metrics.json, report.md); 0: no report.", min=0)
@@ -72,7 +72,7 @@ class TrainConfig:
                                    "~/.cache/edge-classifier-toolkit/pixels].")
     strategy: str = option("auto", "Devices: auto (several processes: multiworker, several GPUs: mirrored, else one), "
                            "one, mirrored (every GPU of this host) or multiworker (several processes or hosts: "
-                           "KERAS_BACKEND=jax, see README). --batch-size is per replica.",
+                           "KERAS_BACKEND=jax, see docs/guides/training-at-scale.md). --batch-size is per replica.",
                            choices=("auto", "one", "mirrored", "multiworker"))
     resume: bool = option(False, "Continue an interrupted run from its last completed epoch (saved in OUT.backup/); "
                           "without it, a new run starts afresh.")

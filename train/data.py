@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import UserError
-from edge.folders import LabelledFolder, class_folder, load_pixels
+from edge.folders import LabelledFolder, class_folder, load_pixels, split_folders
 from edge.preprocess import to_pixels
 from edge.spec import ModelSpec
 
@@ -77,27 +77,39 @@ def _few(folder: LabelledFolder, where: str) -> None:
             _warn(f"{where}: class {name!r} has {count} image; it can hardly be learned or measured, add more")
 
 
+def scan(data: Path, warn: bool = True) -> tuple[LabelledFolder, LabelledFolder | None]:
+    """The class folders of DATA, listed without decoding a photo: (train, test) for DATA/{train,test}/<class>/,
+    (every photo, None) for DATA/<class>/, which is then split; UserError for a layout a run cannot use (no class
+    folders, one class, an empty class, classes that differ between train/ and test/, a class too small to split).
+    WARN: warn about entries that are left out (the pre-flight check lists quietly, the run once more, aloud)."""
+    data = Path(data)
+    if split_folders(data):
+        train, test = class_folder(data / "train", warn=warn), class_folder(data / "test", warn=warn)
+        if train.classes != test.classes:
+            raise UserError(f"{data}: train/ has classes {train.classes} but test/ has {test.classes}; make them match")
+        return train, test
+    folder = class_folder(data, warn=warn)
+    counts = np.bincount(folder.targets)
+    if counts.min() < 2:
+        raise UserError(f"{data}: class {folder.classes[int(counts.argmin())]!r} has {counts.min()} image; "
+                        "a train/test split needs at least 2 per class")
+    return folder, None
+
+
 def folders(data: Path, test_fraction: float, seed: int) -> tuple[LabelledFolder, LabelledFolder, Path]:
     """(train, test, train_dir): the train/ and test/ sub-folders when both exist, else a stratified split of DATA."""
     data = Path(data)
-    if (data / "train").is_dir() and (data / "test").is_dir():
-        train, test = class_folder(data / "train"), class_folder(data / "test")
-        if train.classes != test.classes:
-            raise UserError(f"{data}: train/ has classes {train.classes} but test/ has {test.classes}; make them match")
+    train, test = scan(data)
+    if test is not None:
         check_labels_file(data, LabelledFolder(data, train.classes, train.files + test.files, train.targets + test.targets))
         _few(train, str(data / "train"))
         return train, test, data / "train"
     from sklearn.model_selection import train_test_split
 
-    folder = class_folder(data)
-    check_labels_file(data, folder)
-    counts = np.bincount(folder.targets)
-    if counts.min() < 2:
-        raise UserError(f"{data}: class {folder.classes[int(counts.argmin())]!r} has {counts.min()} image; "
-                        "a train/test split needs at least 2 per class")
-    train_idx, test_idx = train_test_split(np.arange(len(folder.files)), test_size=test_fraction,
-                                           stratify=folder.targets, random_state=seed)
-    return _subset(folder, sorted(train_idx)), _subset(folder, sorted(test_idx)), data
+    check_labels_file(data, train)
+    train_idx, test_idx = train_test_split(np.arange(len(train.files)), test_size=test_fraction,
+                                           stratify=train.targets, random_state=seed)
+    return _subset(train, sorted(train_idx)), _subset(train, sorted(test_idx)), data
 
 
 def load(train: LabelledFolder, test: LabelledFolder, train_dir: Path, spec: ModelSpec, cache: Path | None = None,
@@ -111,7 +123,8 @@ def load(train: LabelledFolder, test: LabelledFolder, train_dir: Path, spec: Mod
         from train import pixel_cache
 
         (train_x, train_y, built), (test_x, test_y, _) = pixel_cache.cached(train, spec, cache), pixel_cache.cached(test, spec, cache)
-        print(f"pixel cache: {train_x.path.parent} ({'built' if built else 'reused'})")
+        print(f"pixel cache: {train_x.path.parent} ({'built' if built else 'reused'}; --cache-dir or EDGE_CACHE_DIR "
+              "moves it)")
     skipped = len(train.skipped) + len(test.skipped)
     if skipped:
         _warn(f"{skipped} unreadable images skipped ({len(train.skipped)} train, {len(test.skipped)} test)")

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import keras
 
 from edge.errors import UserError
+from train.preflight import processes
 
 JAX_ROUTE = ("set KERAS_BACKEND=jax and KERAS_DISTRIBUTION_JOB_ADDRESSES=HOST:PORT (process 0's address), "
              "KERAS_DISTRIBUTION_NUM_PROCESSES=N and KERAS_DISTRIBUTION_PROCESS_ID=0..N-1 on each host")
@@ -58,11 +59,6 @@ class Placement:
 
 
 ONE = Placement("one", 1)
-
-
-def processes() -> int:
-    """The processes of the job, as KERAS_DISTRIBUTION_NUM_PROCESSES says (1 without it)."""
-    return int(os.environ.get("KERAS_DISTRIBUTION_NUM_PROCESSES") or 1)
 
 
 def _tf_workers() -> int:

@@ -17,6 +17,7 @@ from edge.spec import ModelSpec
 from train import array_formats, fashion_mnist
 from train.config import TrainConfig
 
+TEST_LIST = "test_files.txt"  # in the run folder: the photos held out of a folder that training split
 CIFAR10_LABELS = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 
@@ -31,6 +32,7 @@ class Dataset:
     from_folder: bool = False  # photos on disk: calibration reads them there, the run folder keeps no copy
     skipped_files: int = 0  # unreadable images
     leaked_test_files: int = 0  # test files byte-identical to a training file
+    test_list: list[str] | None = None  # photos held out of a folder without train/ and test/ (paths under `source`)
 
 
 def _spec(config: TrainConfig, recipe: str, **fields) -> ModelSpec:
@@ -60,23 +62,24 @@ def folder(data: Path, config: TrainConfig, recipe: str) -> Dataset:
 
     train, test, train_dir = folders.folders(data, config.test_fraction, config.seed)
     if config.transfer:
-        if config.grayscale:
-            raise UserError("--grayscale: ImageNet backbones take RGB input; use --arch base_cnn or cats_dogs_cnn")
         from train.backbones import BACKBONES
 
         chosen = BACKBONES[config.backbone]
-        pixels = dict(color_order=chosen.color_order, channels=3, scale=chosen.scale, offset=chosen.offset)
+        scaling = dict(color_order=chosen.color_order, channels=3, scale=chosen.scale, offset=chosen.offset)
     else:
-        pixels = dict(color_order="gray" if config.grayscale else "rgb", channels=1 if config.grayscale else 3,
-                      scale=1 / 255, offset=0.0)
+        scaling = dict(color_order="gray" if config.grayscale else "rgb", channels=1 if config.grayscale else 3,
+                       scale=1 / 255, offset=0.0)
     spec = _spec(config, recipe, task="binary" if len(train.classes) == 2 else "multiclass", labels=tuple(train.classes),
-                 height=config.size, width=config.size, resize=config.resize, **pixels)
-    spec = spec.with_provenance(train_data=str(train_dir.resolve()), train_data_hash=_file_list_hash(train.files))
+                 height=config.size, width=config.size, resize=config.resize, **scaling)
+    split = train_dir == data  # a folder of class folders, split here: the held-out photos are listed in the run folder
+    spec = spec.with_provenance(train_data=str(train_dir.resolve()), train_data_hash=_file_list_hash(train.files),
+                                test_data=TEST_LIST if split else str(test.root.resolve()))
     started = time.perf_counter()
-    split = folders.load(train, test, train_dir, spec, Path(config.cache_dir) if config.cache_dir else None, config.in_memory)
-    print(f"data: {len(split.train_y)} train / {len(split.test_y)} test images, classes {split.classes}, "
+    pixels = folders.load(train, test, train_dir, spec, Path(config.cache_dir) if config.cache_dir else None, config.in_memory)
+    print(f"data: {len(pixels.train_y)} train / {len(pixels.test_y)} test images, classes {pixels.classes}, "
           f"decoded in {time.perf_counter() - started:.0f} s")
-    return Dataset(spec, split.train_x, split.train_y, split.test_x, split.test_y, str(data), True, split.skipped, split.leaked)
+    return Dataset(spec, pixels.train_x, pixels.train_y, pixels.test_x, pixels.test_y, str(data), True, pixels.skipped,
+                   pixels.leaked, [str(f.relative_to(data)) for f in test.files] if split else None)
 
 
 def fashion(data: Path | None, config: TrainConfig, recipe: str) -> Dataset:

@@ -20,7 +20,7 @@ SCALE_FLAGS = ("strategy", "resume", "mixed_precision", "jit")  # every recipe o
 FOLDER_DATA = "DATA/{train,test}/<class>/ images, or DATA/<class>/ (split 80/20 by class, fixed seed)."
 FOLDER_DEFAULTS = dict(photo_augment=True)
 TRANSFER_DEFAULTS = dict(size=224, epochs=30, cosine=False, grayscale=False)  # over the recipe's CNN defaults
-# where measured to help accuracy under camera corruptions at no clean cost over 0.2 points (README: Camera corruptions)
+# where measured to help accuracy under camera corruptions at no clean cost over 0.2 points (docs/results/robustness.md)
 CAMERA = dict(augment="camera")
 
 

@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from edge import robustness
-from edge.atomic import staged_folder, writable_folder, write_text
+from edge.atomic import staged_folder, write_text
 from edge.errors import UserError
 from keras_io import archive
-from train import distribute, end_to_end, evaluation, transfer
-from train.config import TrainConfig
+from train import distribute, end_to_end, evaluation, preflight, transfer
+from train.config import TrainConfig, config_fields, resolve
 from train.fit import Trained
-from train.loaders import Dataset
+from train.loaders import TEST_LIST, Dataset
 from train.recipes import RECIPES
 
 CALIBRATION_EXAMPLES = 1024  # training examples kept beside a model trained on arrays, for int8 calibration
@@ -84,10 +84,13 @@ def write(out: Path, recipe: str, data: Dataset, trained: Trained, metrics: RunM
     """The run folder OUT, built under a temporary name and renamed when complete."""
     test_x, test_y = (data.x, data.y) if trained.folds else (data.test_x, data.test_y)
     spec = data.spec
-    if not data.from_folder:  # `convert quantize` finds the calibration sample beside the model
-        spec = spec.with_provenance(train_data=data.source, calibration_data="calibration.npz")
+    if not data.from_folder:  # `convert quantize` finds the calibration sample and the test split beside the model
+        spec = spec.with_provenance(train_data=data.source, calibration_data="calibration.npz",
+                                    test_data="" if trained.folds else "test.npz")
     with staged_folder(out) as tmp:
         archive.save(trained.model, spec, tmp / f"{recipe.replace('-', '_')}.keras")
+        if data.test_list is not None:  # the photos held out of a folder split here, for `convert quantize`
+            write_text(tmp / TEST_LIST, "\n".join(data.test_list) + "\n")
         write_text(tmp / "metrics.json", json.dumps(asdict(metrics), indent=2))
         evaluation.save_arrays(tmp, test_x, test_y, trained.test_scores, spec, trained.features, data.y)
         if not data.from_folder:
@@ -114,16 +117,39 @@ def _mixed_precision() -> None:
     print(f"mixed precision: {keras.mixed_precision.global_policy().name}")
 
 
+def train(recipe: str, data: str | Path | None = None, out: str | Path | None = None, **settings: object
+          ) -> RunMetrics | None:
+    """Train a recipe and write its run folder: what `train RECIPE --data DATA --out OUT` runs.
+
+    Args:
+        recipe: a name of `train.recipes.RECIPES` (muffins, folder, fashion, ...).
+        data: its data (default: the recipe's, where it has one).
+        out: the run folder (default: runs/RECIPE).
+        **settings: fields of `train.config.TrainConfig`, e.g. `model="edge_cnn"` (the flag --arch), `epochs=5`,
+            `weights="imagenet"`; the recipe's defaults for the rest.
+
+    Returns:
+        The run's metrics.json as a RunMetrics (fractions: `metrics.test["accuracy"]`); None in a process other
+        than the chief of a multi-process job.
+
+    Raises:
+        edge.errors.UserError: bad input, naming the setting or file and what to do.
+    """
+    if recipe not in RECIPES:
+        raise UserError(f"recipe {recipe!r}: give one of {', '.join(RECIPES)}")
+    unknown = set(settings) - set(config_fields())
+    if unknown:
+        raise UserError(f"settings {sorted(unknown)}: not TrainConfig fields; see train/config.py")
+    config = resolve(RECIPES[recipe].defaults_for(settings.get("model")), settings)
+    return run(recipe, Path(data) if data is not None else None, Path(out or f"runs/{recipe}"), config)
+
+
 def run(recipe: str, data: Path | None, out: Path, config: TrainConfig) -> RunMetrics | None:
     """Train RECIPE (a name in train/recipes.py:RECIPES) on DATA as CONFIG says and write the run folder OUT; None
     in a process other than the chief, which trains its share and writes nothing."""
     started = time.perf_counter()
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out}: is a file; a run writes a folder, pick a folder name")
-    writable_folder(out.absolute().parent, "--out")  # before training, not after it
+    preflight.check(RECIPES[recipe], data, out, config)
     builder = RECIPES[recipe].models[config.model]
-    if builder is None:
-        transfer.check(config)
     placement = distribute.choose(config.strategy)
     if config.mixed_precision:
         _mixed_precision()

@@ -10,11 +10,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from edge.errors import UserError
 from edge.preprocess import normalize
 from edge.progress import progress
 from edge.spec import ModelSpec
-from train import backbones, camera, distribute, fit, models
+from train import backbones, camera, fit, models
 from train.config import TrainConfig
 from train.distribute import ONE, Placement
 from train.end_to_end import balanced, compile_model
@@ -29,19 +28,6 @@ def _run_through(model, pixels: np.ndarray, spec: ModelSpec, augment=None, camer
         x = augment(x, training=True) if augment is not None else x
         out.append(model.predict_on_batch(camera.corrupt_batch(x, spec, camera_rng) if camera_rng is not None else x))
     return np.concatenate(out)
-
-
-def check(config: TrainConfig) -> None:
-    """UserError before any photo is decoded when CONFIG cannot train."""
-    if not config.weights:
-        raise UserError(f"--weights is needed for --arch transfer: a {config.backbone} .weights.h5 (no top), "
-                        "or 'imagenet' when online")
-    if distribute.processes() > 1:
-        raise UserError("--arch transfer: one host only (a head trains on cached features in seconds); "
-                        "several processes train the end-to-end CNNs")
-    if config.mixed_precision:
-        raise UserError("--mixed-precision: end-to-end CNNs only; transfer learning trains a small head on cached "
-                        "features, where 16-bit compute saves little")
 
 
 def train(data, config: TrainConfig, placement: Placement = ONE, backup: Path | None = None) -> fit.Trained:
