@@ -1,4 +1,4 @@
-"""The README's "When int8 fails" table: float, all-int8 and recovered figures of the model built to fail (generated
+"""The "When int8 fails" table (docs/guides/int8-failures.md): float, all-int8 and recovered figures of the model built to fail (generated
 here, as tests/test_int8_recovery.py builds it) and of any real model pushed to fail, from `convert quantize
 --recover`'s parity.json.
 

@@ -1,4 +1,4 @@
-"""Print the README's results table from benchmarks/results (parity and latency of the same exports, side by side).
+"""Print the muffins exports table of docs/results/exports.md from benchmarks/results (parity and latency of the same exports, side by side).
 
     python studies/readme_table.py
 """

@@ -1,5 +1,5 @@
 """The robustness table: each run's int8 TFLite export under camera corruptions (from RUN/models/parity.json,
-measured through LiteRT), beside its float model and its full-test accuracy, and the goals of the README. Reads
+measured through LiteRT), beside its float model and its full-test accuracy, and the goals of docs/guides/camera-robustness.md. Reads
 RUN/metrics.json and RUN/models/parity.json of each run folder given.
 
     python studies/robustness_table.py runs/robustness/*/ --out benchmarks/results/robustness_recipes

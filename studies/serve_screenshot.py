@@ -1,8 +1,8 @@
-"""The README's picture of the `edge-classify --serve` page: a clip of real photos played in real time, the page
+"""The docs' picture of the `edge-classify --serve` page: a clip of real photos played in real time, the page
 opened in Debian's Chromium (Playwright) at a phone's width, a screenshot once a label is shown.
 
     python studies/serve_screenshot.py runs/muffins/models/muffins.tflite ../shared/data/muffin-chihuahua/test \\
-        benchmarks/results/serve_page.png
+        docs/assets/serve_page.png
 """
 
 from __future__ import annotations
