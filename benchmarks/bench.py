@@ -339,7 +339,8 @@ def _header(result: dict) -> str:
 def terminal_table(rows: list[dict]) -> str:
     """The table within 100 columns: bare-interpreter rows marked, `status` only where a row is not ok."""
     shown = [_for_people(row) | {"model": row["model"] + (" (bare)" if row.get("runtime", "").endswith("direct") else ""),
-                                 "status": "" if row["status"] == "ok" else row["status"].split(":")[0]} for row in rows]
+                                 "status": "" if row["status"] == "ok" else row["status"].split(":")[0]}
+             for row in rows]
     return aligned(shown, TERMINAL)
 
 
@@ -369,7 +370,8 @@ def bench(
                                       "repeat to time each count (--threads 1 --threads 4)."),
     runs: int = typer.Option(200, min=ROUNDS, help="Timed single-image runs per model and thread count."),
     warmup: int = typer.Option(20, min=0, help="Untimed runs first."),
-    seconds: Optional[float] = typer.Option(None, min=0, help="Stop timing after the round that passes this many seconds [default: no limit]."),
+    seconds: Optional[float] = typer.Option(None, min=0, help="Stop timing after the round that passes this many "
+                                            "seconds [default: no limit]."),
     direct: bool = typer.Option(False, help="Also time the bare LiteRT interpreter on each .tflite (overhead ratio)."),
     reference: Optional[Path] = typer.Option(None, help="The float model agreement is measured against [default: the first fp32 export given]."),
     corrupt: Optional[str] = typer.Option(None, metavar="FAMILY:SEVERITY", help="Corrupt every photo first, as a camera "

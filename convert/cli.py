@@ -51,8 +51,8 @@ def list_formats():
     """Show the export formats: name, file, the runtime a device needs, whether it is a default, and what it is."""
     import textwrap
 
-    rows = [{"name": f.name, "file": f"MODEL{f.suffix}", "runs on": f.needs, "default": "yes" if f.name in DEFAULT_FORMATS else ""}
-            for f in FORMATS.values()]
+    rows = [{"name": f.name, "file": f"MODEL{f.suffix}", "runs on": f.needs,
+             "default": "yes" if f.name in DEFAULT_FORMATS else ""} for f in FORMATS.values()]
     lines = aligned(rows, {key: key for key in ("name", "file", "runs on", "default")}).splitlines()
     typer.echo(lines[0])
     for line, fmt in zip(lines[1:], FORMATS.values()):
@@ -71,7 +71,8 @@ def _settings(config: Optional[Path], **flags) -> tuple[Thresholds, dict]:
         try:
             values = tomllib.loads(config.read_text()).get("parity", {})
         except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise UserError(f"--config {config}: cannot read it as TOML ({exc}); see docs/guides/ci-gate.md for the [parity] table") from None
+            raise UserError(f"--config {config}: cannot read it as TOML ({exc}); see docs/guides/ci-gate.md for the "
+                            "[parity] table") from None
         known = [*Thresholds.__dataclass_fields__, *FAILURE_KEYS]
         unknown = set(values) - set(known)
         if unknown:
@@ -122,7 +123,8 @@ def quantize(
     max_mse_increase: Optional[float] = typer.Option(None, help=f"Regression: fail when MSE rises more than this percent [default: {Thresholds.max_mse_increase}]."),
     config: Optional[Path] = typer.Option(None, help="TOML file with a [parity] table (max_drop, min_agreement) a CI job can commit."),
     json_summary: bool = typer.Option(False, "--json", help="Print the parity report as JSON instead of a table."),
-    threads: Optional[int] = typer.Option(None, min=1, help="Threads for evaluating the exports [default: every core]."),
+    threads: Optional[int] = typer.Option(None, min=1, help="Threads for evaluating the exports "
+                                          "[default: every core]."),
     target: Optional[Target] = typer.Option(None, help="onnx_int8: the device its scheme is chosen for, any CPU (u8 x u8: no "
                                             "saturation) or arm64 (8-bit; on x86 without VNNI the parity check here "
                                             "measures saturation) [default: any]."),

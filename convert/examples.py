@@ -110,7 +110,8 @@ def calibration(path: Path, spec: ModelSpec, count: int, seed: int = 0, held_out
     if held_out is not None and held_out.files:
         test = {f.resolve() for f in held_out.files}
         kept = [i for i, f in enumerate(folder.files) if f.resolve() not in test]
-        folder = LabelledFolder(folder.root, folder.classes, [folder.files[i] for i in kept], [folder.targets[i] for i in kept])
+        folder = LabelledFolder(folder.root, folder.classes, [folder.files[i] for i in kept],
+                                [folder.targets[i] for i in kept])
     rows = stratified(np.asarray(folder.targets), count, rng)
     return _decoded(LabelledFolder(folder.root, folder.classes, [folder.files[i] for i in rows],
                                    [folder.targets[i] for i in rows]), spec)

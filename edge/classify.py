@@ -173,7 +173,8 @@ def classify(
     images: Optional[Path] = typer.Option(None, help="An image, a folder of images, or a folder of class folders (reports accuracy)."),
     json_lines: bool = typer.Option(False, "--json", help="One JSON object per frame, then a summary object."),
     show: bool = typer.Option(False, help="Show frames with label and FPS in a window (q quits)."),
-    max_frames: Optional[int] = typer.Option(None, min=1, help="Stop after this many frames [default: when the source ends, or Ctrl-C]."),
+    max_frames: Optional[int] = typer.Option(None, min=1, help="Stop after this many frames [default: when the source "
+                                             "ends, or Ctrl-C]."),
     threads: Optional[int] = typer.Option(None, min=1, help="Inference threads [default: every core]."),
     k: int = typer.Option(1, "--top-k", min=1, help="Also print the K most likely labels."),
     unsure_below: float = typer.Option(0.0, min=0.0, max=1.0, help="Say `unsure` when the best probability is below this."),

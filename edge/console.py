@@ -34,6 +34,7 @@ def user_errors(debug: bool = False):
     """Every command's exit-code convention (EXIT_CODES): a UserError becomes `error: <message>` on stderr and exit
     2; anything unexpected one line and exit 3, or its traceback with DEBUG (--debug, or EDGE_DEBUG=1 for every
     command; --debug sets it, so that native libraries' INFO lines show too: edge/native.py)."""
+    saved = os.environ.get("EDGE_DEBUG")
     if debug:
         os.environ["EDGE_DEBUG"] = "1"
     try:
@@ -49,6 +50,11 @@ def user_errors(debug: bool = False):
         typer.echo(f"error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
                    "(--debug or EDGE_DEBUG=1 shows the traceback)", err=True)
         raise typer.Exit(3) from None
+    finally:
+        if debug and saved is None:  # a command run inside a program (or a test) leaves the environment as it was
+            os.environ.pop("EDGE_DEBUG", None)
+        elif debug:
+            os.environ["EDGE_DEBUG"] = saved
 
 
 @contextlib.contextmanager

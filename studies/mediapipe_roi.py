@@ -19,36 +19,20 @@ sys.path.insert(0, str(REPO))
 from benchmarks.processes import write_results  # noqa: E402
 from edge.folders import any_images  # noqa: E402
 
-CLASSIFY = """
-import json, sys
-import mediapipe as mp
-from mediapipe.tasks.python import BaseOptions, vision
-from mediapipe.tasks.python.components.containers.rect import RectF
-model, *images = sys.argv[1:]
-options = vision.ImageClassifierOptions(base_options=BaseOptions(model_asset_path=model), max_results=2)
-with vision.ImageClassifier.create_from_options(options) as classifier:
-    for path in images:
-        image = mp.Image.create_from_file(path)
-        w, h = image.width, image.height
-        side = min(w, h)
-        left, top = (w - side) // 2, (h - side) // 2
-        roi = RectF(left=left / w, top=top / h, right=(left + side) / w, bottom=(top + side) / h)
-        crop = classifier.classify(image, vision.ImageProcessingOptions(region_of_interest=roi))
-        whole = classifier.classify(image)
-        print(json.dumps({"path": path, "centre crop": crop.classifications[0].categories[0].category_name,
-                          "whole image": whole.classifications[0].categories[0].category_name}))
-"""
+CLASSIFY = REPO / "scripts" / "mediapipe_classify.py"
 
 
 def main(model: str, photos: str, out: str) -> None:
     paths = [str(p) for p in any_images(Path(photos))]
-    theirs = subprocess.run([str(REPO / ".venv-mediapipe/bin/python"), "-c", CLASSIFY, model, *paths],
-                            capture_output=True, text=True, check=True).stdout.splitlines()
     ours = subprocess.run([str(REPO / ".venv/bin/edge-classify"), "--model", model, "--images", photos, "--json"],
                           capture_output=True, text=True, check=True).stdout.splitlines()[:-1]
     labels = {record["path"]: record["label"] for record in map(json.loads, ours)}
-    rows = [json.loads(line) for line in theirs]
-    agree = {roi: sum(row[roi] == labels[row["path"]] for row in rows) for roi in ("centre crop", "whole image")}
+    agree = {}
+    for roi, flags in (("centre crop", []), ("whole image", ["--whole-image"])):
+        theirs = subprocess.run([str(REPO / ".venv-mediapipe/bin/python"), str(CLASSIFY), *flags, model, *paths],
+                                capture_output=True, text=True, check=True).stdout.splitlines()
+        rows = [json.loads(line) for line in theirs]
+        agree[roi] = sum(row["labels"][0] == labels[row["path"]] for row in rows)
     text = (f"MediaPipe ImageClassifier on `{Path(model).name}` against edge-classify, {len(rows)} photos of {photos}: "
             f"labels agree on {agree['centre crop']} with the centre square as region of interest, on "
             f"{agree['whole image']} with the whole image (`python studies/mediapipe_roi.py {model} {photos} {out}`).\n")

@@ -15,6 +15,22 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("EDGE_CACHE_DIR", tempfile.mkdtemp(prefix="edge-pixel-cache-"))  # never the user's ~/.cache
 
 REPO = Path(__file__).resolve().parents[1]
+# `python -c RUN_MAIN MODULE ARGS...`: a command's main() in a fresh process, its exit code printed last
+RUN_MAIN = """
+import sys
+module, *args = sys.argv[1:]
+sys.argv = [module, *args]
+import importlib
+try:
+    importlib.import_module(module).main()
+except SystemExit as exc:
+    print("exit", exc.code or 0)
+"""
+BLOCK_TENSORFLOW = """
+import sys
+sys.modules["tensorflow"] = None  # any `import tensorflow` now raises ImportError
+sys.modules["keras"] = None
+"""
 SAMPLE = REPO / "data" / "sample" / "muffin-chihuahua"
 TIERS = {  # marker -> the test modules about that package: `pytest -m edge` runs the device side alone
     "edge": ("test_postprocess", "test_classify_outputs", "test_classify_options", "test_bench",

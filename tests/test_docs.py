@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import click
-import pytest
 import yaml
 
 from tests.conftest import REPO

@@ -12,26 +12,7 @@ from tests.conftest import REPO, SAMPLE
 
 MEDIAPIPE_PYTHON = REPO / ".venv-mediapipe" / "bin" / "python"
 
-CLASSIFY = """
-import json, sys
-import mediapipe as mp
-from mediapipe.tasks.python import BaseOptions, vision
-from mediapipe.tasks.python.components.containers.rect import RectF
-
-model, *images = sys.argv[1:]
-options = vision.ImageClassifierOptions(base_options=BaseOptions(model_asset_path=model), max_results=2)
-with vision.ImageClassifier.create_from_options(options) as classifier:
-    for path in images:
-        image = mp.Image.create_from_file(path)
-        w, h = image.width, image.height
-        side = min(w, h)  # the centre square, as the spec's center_crop takes it
-        left, top = (w - side) // 2, (h - side) // 2
-        roi = RectF(left=left / w, top=top / h, right=(left + side) / w, bottom=(top + side) / h)
-        result = classifier.classify(image, vision.ImageProcessingOptions(region_of_interest=roi))
-        categories = result.classifications[0].categories
-        print(json.dumps({"path": path, "labels": [c.category_name for c in categories],
-                          "scores": [c.score for c in categories]}))
-"""
+CLASSIFY = REPO / "scripts" / "mediapipe_classify.py"  # the centre square as region of interest, as trained
 
 
 def test_mediapipe_image_classifier_loads_the_uint8_export_and_agrees(exported, cli):
@@ -48,7 +29,7 @@ def test_mediapipe_image_classifier_loads_the_uint8_export_and_agrees(exported, 
     assert zipfile.ZipFile(path).read("labels.txt").decode().split() == ["chihuahua", "muffin"]
 
     photos = sorted(str(p) for p in (SAMPLE / "test").glob("*/*"))
-    done = subprocess.run([str(MEDIAPIPE_PYTHON), "-c", CLASSIFY, str(path), *photos], capture_output=True, text=True,
+    done = subprocess.run([str(MEDIAPIPE_PYTHON), str(CLASSIFY), str(path), *photos], capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     theirs = {r["path"]: r for r in map(json.loads, done.stdout.splitlines())}

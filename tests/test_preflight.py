@@ -10,19 +10,9 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO, SAMPLE
+from tests.conftest import REPO, RUN_MAIN, SAMPLE
 
-UNLOADED = """
-import sys
-module, *args = sys.argv[1:]
-sys.argv = [module, *args]
-import importlib
-try:
-    importlib.import_module(module).main()
-except SystemExit as exc:
-    print("exit", exc.code or 0)
-print("tensorflow loaded" if "tensorflow" in sys.modules else "tensorflow not loaded")
-"""
+UNLOADED = RUN_MAIN + 'print("tensorflow loaded" if "tensorflow" in sys.modules else "tensorflow not loaded")\n'
 
 PHOTO = next((SAMPLE / "train" / "muffin").iterdir())
 

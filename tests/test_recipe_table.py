@@ -58,10 +58,10 @@ def test_every_flag_is_a_config_field_with_its_help_and_the_recipe_default():
     command = typer.main.get_command(app).commands["cats-dogs"]
     options = {param.name: param for param in command.params}
     assert options["batch_size"].default == 32 and options["resize"].default == "stretch", "the recipe's defaults"
-    assert options["size"].default is None and "(default: 224 transfer; 150 otherwise)" in options["size"].help
+    assert options["size"].default is None and "[default: 224 transfer; 150 otherwise]" in options["size"].help
     assert options["learning_rate"].help.startswith(fields["learning_rate"].metadata["help"])
     fashion = {param.name: param for param in typer.main.get_command(app).commands["fashion"].params}
-    assert "(default: on edge; off otherwise)" in fashion["mirror"].help and fashion["validation_fraction"].opts == ["--validation"]
+    assert "[default: on edge; off otherwise]" in fashion["mirror"].help and fashion["validation_fraction"].opts == ["--validation"]
 
 
 def test_resolve_layers_recipe_model_and_given_settings():

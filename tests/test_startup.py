@@ -8,20 +8,9 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import BLOCK_TENSORFLOW, REPO, RUN_MAIN
 
-BLOCKED = """
-import sys
-sys.modules["tensorflow"] = None  # any `import tensorflow` now raises ImportError
-sys.modules["keras"] = None
-module, *args = sys.argv[1:]
-sys.argv = [module, *args]
-import importlib
-try:
-    importlib.import_module(module).main()
-except SystemExit as exc:
-    print("exit", exc.code or 0)
-"""
+BLOCKED = BLOCK_TENSORFLOW + RUN_MAIN
 
 COMMANDS = {"train": "train.cli", "convert": "convert.cli", "edge-classify": "edge.classify",
             "edge-bench": "benchmarks.bench"}

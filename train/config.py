@@ -25,7 +25,8 @@ class TrainConfig:
     model: str = option(TRANSFER, "What to train: `transfer` (a new head on an ImageNet backbone, then "
                         "fine-tuning) where offered, or a CNN end to end.", flag="--arch")
     backbone: str = option("mobilenet_v2", "ImageNet backbone for --arch transfer.", choices=BACKBONE_NAMES)
-    weights: str | None = option(None, "Backbone weights for --arch transfer: a local .weights.h5 (no top), or 'imagenet' (downloaded once, online) [default: none: transfer learning needs them].")
+    weights: str | None = option(None, "Backbone weights for --arch transfer: a local .weights.h5 (no top), or "
+                                 "'imagenet' (downloaded once, online) [default: none: transfer learning needs them].")
     size: int = option(128, "Input size in pixels (square).", min=8)
     epochs: int = option(10, "Training epochs (transfer: of the head).", min=1)
     batch_size: int = option(32, "Examples per optimizer step.", min=1)
