@@ -27,7 +27,7 @@ FENCE = re.compile(r"(<!-- test: run -->\n)?```(\w*)[^\n]*\n(.*?)```", re.S)
 # flags of other programs the docs show (pip, mkdocs, git, ssh, openssl, ...); anything else must be one of ours
 OTHER_FLAGS = {"--no-deps", "--system-site-packages", "--dry-run", "--platform", "--strict", "--upgrade", "--hex",
                "--config-settings", "--headless", "--no-sandbox", "--disable-gpu", "--opset", "--saved-model",
-               "--ignore-installed", "--report", "--only-binary"}
+               "--ignore-installed", "--report", "--only-binary", "--junitxml"}
 
 
 def _nav_order() -> list[Path]:
