@@ -38,7 +38,7 @@ TIERS = {  # marker -> the test modules about that package: `pytest -m edge` run
              "test_serve", "test_corruptions", "test_api", "test_first_contact"),
     "convert": ("test_chain", "test_calibration_chunks", "test_convert_reliability", "test_parity_gate",
                 "test_mirror_averaging", "test_bad_input", "test_regression_arrays", "test_registries", "test_mediapipe",
-                "test_int8_recovery"),
+                "test_int8_recovery", "test_held_out"),
     "train": ("test_recipes", "test_recipe_table", "test_pixel_cache", "test_scale", "test_training_data", "test_backbones",
               "test_robustness", "test_preflight"),
     "docs": ("test_help", "test_docs"),
