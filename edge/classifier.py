@@ -102,7 +102,7 @@ class Classifier:
             raise UserError(f"smooth={smooth!r}: give a number of frames, 1 or more")
         kind, value = _source_kind(source)
         opened = open_source({kind: value}, self.labels if self.spec.task != "regression" else None)
-        results = predictions(self.runner, opened, self.top_k, self.unsure_below, smooth if kind != "images" else 1)
+        results = predictions(self.runner, opened, self.top_k, self.unsure_below, smooth)
         for count, prediction in enumerate(results, 1):
             yield prediction.frame.image, _result(prediction)
             if count == max_frames:

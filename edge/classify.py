@@ -214,10 +214,9 @@ def classify(
                  *([Overlay(save_video, show, getattr(source, "fps", 0.0))] if save_video or show else [])]
         serving = _serving(serve, serve_token, serve_fps, model, runner, source) if serve else None
         _stop_on_sigterm()
-        smooth = smooth_frames if source.kind != "images" else 1  # separate photos are not a sequence
         try:
             summary = loop.run(runner, source, sinks + ([serving] if serving else []), max_frames, k=k,
-                               unsure_below=unsure_below, smooth=smooth)
+                               unsure_below=unsure_below, smooth=smooth_frames)
             summary.update(model=str(model), runtime=runner.runtime)
             typer.echo(json.dumps({"summary": summary}) if json_lines else _summary_line(summary))
             if not summary["frames"]:

@@ -36,7 +36,9 @@ class Prediction:
 def predictions(runner: Runner, frames: Iterable[Frame], k: int = 1, unsure_below: float = 0.0,
                 smooth: int = 1) -> Iterator[Prediction]:
     """Classify each frame of FRAMES with RUNNER (the uint8 path: pixels -> input tensor -> run): the K most likely
-    labels, `unsure` below UNSURE_BELOW, probabilities averaged over the last SMOOTH frames."""
+    labels, `unsure` below UNSURE_BELOW, probabilities averaged over the last SMOOTH frames where FRAMES are a
+    sequence (a Source whose `sequence` is False, separate photos, is never smoothed)."""
+    smooth = smooth if getattr(frames, "sequence", True) else 1
     spec, smoother, frames = runner.spec, Smoother(smooth), iter(frames)
     while True:
         t0 = time.perf_counter()

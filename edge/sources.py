@@ -31,6 +31,7 @@ class Source(Protocol):
     """Where frames come from. Iterating gives Frames; the rest is for the run's summary."""
 
     kind: str  # the flag it came from: camera, video, stream, images
+    sequence: bool  # its frames follow one another in time (smoothing over them means something); photos do not
     target: object  # what was opened: a path, camera index or URL
     skipped: int  # frames that could not be read
     ended: bool  # the source ran out (a video file's end), as opposed to the run being stopped
@@ -46,6 +47,7 @@ class ImageSource:
     """Images from a file or folder; unreadable files are skipped with a warning and counted."""
 
     kind = "images"
+    sequence = False
     ended = False
     counters: dict = {}
     bar = False  # count the images on a progress bar (edge/progress.py), for a run whose lines are piped away
@@ -85,6 +87,7 @@ class CaptureSource:
     camera delivers it), or a camera or stream (live: the newest frame, reopened with back-off when it stops)."""
 
     realtime = False  # a video file played at its frame rate: the newest frame, the others dropped and counted
+    sequence = True
 
     def __init__(self, target: int | str, kind: str, backoff: tuple[float, float] = (0.5, 30.0)):
         self.kind, self.target, self.skipped, self.backoff = kind, target, 0, backoff

@@ -70,7 +70,7 @@ def _parameter(recipe: Recipe, name: str) -> inspect.Parameter:
 
 def _summary(out: Path, metrics) -> str:
     test, train = metrics.test, metrics.train
-    figure = (lambda value: percent(value)) if metrics.folds and metrics.folds["metric"] == "accuracy" else str
+    figure = percent if metrics.folds and metrics.folds["metric"] == "accuracy" else str
     lines = [f"{len(metrics.folds['per_fold'])}-fold {metrics.folds['metric']}: mean {figure(metrics.folds['mean'])}, "
              f"std {figure(metrics.folds['std'])}"] if metrics.folds else []
     result = (f"MSE {test['mse']}" if "mse" in test else
