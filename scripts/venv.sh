@@ -16,6 +16,14 @@ fi
 pip_quietly .venv/bin/python -m pip install -q --upgrade pip
 say "installing the toolkit and its pinned dependencies into .venv (TensorFlow, LiteRT, onnxruntime, OpenCV, MkDocs)"
 pip_quietly .venv/bin/python -m pip install -q -e ".[all]" -c constraints.txt
+# The device install and the test tools only, in .venv-edge: the edge tier (pytest -m edge) runs there, which proves
+# that the device side needs no TensorFlow.
+if [ ! -x .venv-edge/bin/python ]; then
+    say "creating .venv-edge (the device install, for the edge tier of the tests)"
+    python3 -m venv .venv-edge
+fi
+pip_quietly .venv-edge/bin/python -m pip install -q --upgrade pip
+pip_quietly .venv-edge/bin/python -m pip install -q -e ".[edge,test]" -c constraints.txt
 # MediaPipe Tasks, in a venv of its own (its opencv-contrib-python would shadow opencv-python-headless): the tests
 # check that our tflite_uint8 files load in it as is (tests/test_mediapipe.py).
 if [ ! -x .venv-mediapipe/bin/python ]; then

@@ -1,10 +1,18 @@
-"""Shared fixtures: one tiny model trained on the shipped sample and exported once per test session."""
+"""Test tiers and shared fixtures.
+
+Tiers are markers given by path or decorator, never by a list: tests under tests/edge/ are `edge` (the device side:
+they run in an install with only the `edge` extra, on the small models committed in tests/fixtures/models/); a test
+that trains or converts is marked `@pytest.mark.slow` (or `pytestmark = pytest.mark.slow` for a module). A run that
+leaves the slow tests out (`-m "not slow"`, `-m edge`) blocks TensorFlow, so a test that needs it and is not marked
+fails there instead of slowing the fast tier down. The slow tests share one model trained on the shipped sample and
+exported once per session (`trained`, `exported`)."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -31,25 +39,43 @@ import sys
 sys.modules["tensorflow"] = None  # any `import tensorflow` now raises ImportError
 sys.modules["keras"] = None
 """
+BLOCKED_RUN = """  # edge-classify MODEL IMAGES --json with TensorFlow blocked, which it must never import
+import sys
+sys.modules["tensorflow"] = None  # any `import tensorflow` now raises ImportError
+sys.modules["keras"] = None
+sys.argv = ["edge-classify", "--model", sys.argv[1], "--images", sys.argv[2], "--json"]
+import edge.classify
+try:
+    edge.classify.main()
+except SystemExit as exc:
+    assert not exc.code, exc.code
+assert not any(name.split(".")[0] in ("tensorflow", "keras") for name, m in sys.modules.items() if m is not None)
+"""
 SAMPLE = REPO / "data" / "sample" / "muffin-chihuahua"
-TIERS = {  # marker -> the test modules about that package: `pytest -m edge` runs the device side alone
-    "edge": ("test_postprocess", "test_classify_outputs", "test_classify_options", "test_bench",
-             "test_without_tensorflow", "test_spec_and_preprocess", "test_startup", "test_hostile_files", "test_fuzz",
-             "test_serve", "test_corruptions", "test_api", "test_first_contact"),
-    "convert": ("test_chain", "test_calibration_chunks", "test_convert_reliability", "test_parity_gate",
-                "test_mirror_averaging", "test_bad_input", "test_regression_arrays", "test_registries", "test_mediapipe",
-                "test_int8_recovery", "test_held_out"),
-    "train": ("test_recipes", "test_recipe_table", "test_pixel_cache", "test_scale", "test_training_data", "test_backbones",
-              "test_robustness", "test_preflight"),
-    "docs": ("test_help", "test_docs"),
-}
+DEVICE_MODELS = REPO / "tests" / "fixtures" / "models"  # made by tests/fixtures/make_models.py
+EDGE_TESTS = REPO / "tests" / "edge"
+
+
+def pytest_configure(config):
+    """Without the slow tests, nothing may import TensorFlow or Keras (see the module's docstring)."""
+    from _pytest.mark.expression import Expression
+
+    selection = config.option.markexpr
+    if selection and not Expression.compile(selection).evaluate(lambda marker: marker == "slow"):
+        for name in ("tensorflow", "keras", "tf_keras"):
+            sys.modules.setdefault(name, None)  # any import of it now raises ImportError
 
 
 def pytest_collection_modifyitems(items):
-    """Mark every test with its module's tier; a new test module must be given one here."""
-    tier = {module: name for name, modules in TIERS.items() for module in modules}
+    """`edge` for every test under tests/edge/."""
     for item in items:
-        item.add_marker(getattr(pytest.mark, tier[item.module.__name__.rsplit(".", 1)[-1]]))
+        if EDGE_TESTS in item.path.parents:
+            item.add_marker(pytest.mark.edge)
+
+
+def _slow_only(request) -> None:
+    if request.node.get_closest_marker("slow") is None:
+        raise pytest.UsageError(f"{request.node.nodeid} trains or converts: mark it @pytest.mark.slow")
 
 
 @pytest.fixture(scope="session")
@@ -58,8 +84,33 @@ def cli():
 
 
 @pytest.fixture(scope="session")
-def trained(tmp_path_factory, cli) -> Path:
-    """A base CNN trained for a few epochs at 48x48 on the sample (about 20 s on 2 cores)."""
+def device_models(tmp_path_factory) -> tuple[Path, dict]:
+    """(a copy of tests/fixtures/models/, its parity report): real exports of a 2k-parameter CNN trained on the
+    sample at 32x32, in tflite_int8, tflite_fp32, onnx and onnx_int8, and bare.fp32.tflite without a spec."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("device-models")
+    for path in DEVICE_MODELS.iterdir():
+        shutil.copyfile(path, folder / path.name)
+    return folder, json.loads((folder / "parity.json").read_text())
+
+
+@pytest.fixture
+def trained(request) -> Path:
+    """A base CNN trained for a few epochs at 48x48 on the sample (about 20 s on 2 cores), for slow tests."""
+    _slow_only(request)
+    return request.getfixturevalue("_trained")
+
+
+@pytest.fixture
+def exported(request) -> tuple[Path, dict]:
+    """(folder of exports in every format, parity report) of `trained`, for slow tests."""
+    _slow_only(request)
+    return request.getfixturevalue("_exported")
+
+
+@pytest.fixture(scope="session")
+def _trained(tmp_path_factory, cli) -> Path:
     from train.cli import app
 
     run = tmp_path_factory.mktemp("train") / "muffins"
@@ -70,13 +121,12 @@ def trained(tmp_path_factory, cli) -> Path:
 
 
 @pytest.fixture(scope="session")
-def exported(trained, tmp_path_factory, cli) -> tuple[Path, dict]:
-    """(folder of exports in every format, parity report) from `convert quantize` on the trained model."""
+def _exported(_trained, tmp_path_factory, cli) -> tuple[Path, dict]:
     from convert.cli import app
     from edge.formats import FORMATS
 
     out_dir = tmp_path_factory.mktemp("models")
-    result = cli.invoke(app, ["quantize", str(trained), "--data", str(SAMPLE / "test"), "--out-dir", str(out_dir),
+    result = cli.invoke(app, ["quantize", str(_trained), "--data", str(SAMPLE / "test"), "--out-dir", str(out_dir),
                               "--formats", ",".join(FORMATS)])
     assert result.exit_code == 0, result.output
     return out_dir, json.loads((out_dir / "parity.json").read_text())

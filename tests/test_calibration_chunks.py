@@ -8,6 +8,8 @@ import pytest
 
 from tests.conftest import SAMPLE
 
+pytestmark = pytest.mark.slow  # trains or converts
+
 
 @pytest.fixture(scope="module")
 def prepared(trained, tmp_path_factory):

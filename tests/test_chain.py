@@ -15,6 +15,8 @@ from edge.formats import DEFAULT_FORMATS, FORMATS
 from edge.preprocess import prepare, read_image
 from tests.conftest import SAMPLE
 
+pytestmark = pytest.mark.slow  # trains or converts
+
 
 def test_train_writes_run_folder(trained):
     run = trained.parent

@@ -11,6 +11,8 @@ import pytest
 from edge.errors import UserError
 from tests.conftest import SAMPLE
 
+pytestmark = pytest.mark.slow  # trains or converts
+
 
 def test_model_needing_flex_ops_is_refused_with_layer_names(tmp_path):
     import keras

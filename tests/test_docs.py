@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import click
+import pytest
 import yaml
 
 from tests.conftest import REPO
@@ -151,6 +152,7 @@ def test_the_readme_is_a_front_door():
     assert linked and all((REPO / link).is_file() for link in linked), linked
 
 
+@pytest.mark.slow
 def test_the_marked_blocks_run_as_written(tmp_path):
     """Every `<!-- test: run -->` block, in the site's order, in one folder holding the shipped sample: the guide
     trains on it, converts, classifies, and the Python example classifies with the model the guide made."""

@@ -7,7 +7,11 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
+
 from tests.conftest import SAMPLE
+
+pytestmark = pytest.mark.slow  # trains or converts
 
 
 def _model_recording(trained, folder, **provenance):

@@ -17,8 +17,9 @@ import pytest
 from convert.statistics import intervals, mcnemar_p, wilson
 from edge.spec import ModelSpec
 from tests import generated
-from tests.conftest import REPO
-from tests.test_without_tensorflow import BLOCKED_RUN
+from tests.conftest import BLOCKED_RUN, REPO
+
+pytestmark = pytest.mark.slow  # trains or converts
 
 PLANTED = "conv_a"
 

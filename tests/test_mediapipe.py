@@ -8,7 +8,11 @@ import json
 import subprocess
 import zipfile
 
+import pytest
+
 from tests.conftest import REPO, SAMPLE
+
+pytestmark = pytest.mark.slow  # trains or converts
 
 MEDIAPIPE_PYTHON = REPO / ".venv-mediapipe" / "bin" / "python"
 

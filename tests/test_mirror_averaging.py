@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from edge.spec import ModelSpec
+
+pytestmark = pytest.mark.slow  # trains or converts
 
 SPEC = ModelSpec("multiclass", [str(i) for i in range(10)], 28, 28, 1, "gray", "stretch", 1 / 255, 0.0)
 

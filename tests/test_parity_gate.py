@@ -11,6 +11,8 @@ import pytest
 from edge.spec import ModelSpec
 from tests.conftest import SAMPLE
 
+pytestmark = pytest.mark.slow  # trains or converts
+
 
 def _outlier_model():
     """Mean colour -> two hidden units: one carries a +-1000 range that swamps the other (the useful signal,

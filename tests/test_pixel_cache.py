@@ -95,6 +95,7 @@ def test_rows_index_like_an_array(photos, tmp_path):
     assert np.array_equal(pixels[3:9:2], whole[3:9:2]) and pixels[30:].shape == (0, 24, 24, 3)
 
 
+@pytest.mark.slow
 def test_training_through_the_cache_equals_training_from_memory(cli, tmp_path):
     from train.cli import app
 
@@ -112,6 +113,7 @@ def test_training_through_the_cache_equals_training_from_memory(cli, tmp_path):
     assert histories[0] == histories[1], "the same batches in the same order, so the same figures"
 
 
+@pytest.mark.slow
 def test_a_cache_dir_that_is_a_file_gets_one_line(cli, photos, tmp_path):
     from train.cli import app
 

@@ -61,6 +61,7 @@ def test_a_run_that_cannot_work_is_refused_before_tensorflow_loads(case, tmp_pat
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_a_logged_run_has_a_heartbeat_one_line_per_epoch_and_its_library_output_in_train_log(tmp_path):
     run = tmp_path / "run"
     done = subprocess.run([str(REPO / ".venv/bin/train"), "folder", "--data", str(SAMPLE), "--arch", "edge_cnn",

@@ -6,9 +6,12 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import pytest
+
 from tests import generated
 
 
+@pytest.mark.slow
 def test_cifar10_npz_recipe_trains_and_its_int8_export_passes_the_gate(cli, tmp_path):
     from convert.cli import app as convert_app
     from train.cli import app
@@ -32,6 +35,7 @@ def test_cifar10_npz_recipe_trains_and_its_int8_export_passes_the_gate(cli, tmp_
     assert json.loads(parity.stdout)["calibration"].endswith("calibration.npz"), "found beside the model, as the spec says"
 
 
+@pytest.mark.slow
 def test_cifar10_npz_with_the_wrong_shape_names_the_array(cli, tmp_path):
     import numpy as np
 

@@ -11,6 +11,8 @@ import pytest
 from tests import generated
 from tests.conftest import SAMPLE
 
+pytestmark = pytest.mark.slow  # trains or converts
+
 REPORT = {"report.md", "curves.png", "metrics.json", "evaluation.npz"}
 CLASSIFIER_REPORT = REPORT | {"confusion.png", "recall.png", "embeddings.png", "kmeans_elbow.png", "clusters.json",
                               "robustness.png"}

@@ -3,6 +3,8 @@ are checked against the formats that take them."""
 
 from __future__ import annotations
 
+import pytest
+
 from edge.formats import FORMATS
 
 
@@ -16,6 +18,7 @@ def test_every_format_has_a_registered_exporter_and_runner():
     assert set(EXPORTERS) == set(FORMATS) and set(RUNNERS) == {f.runtime for f in FORMATS.values()}
 
 
+@pytest.mark.slow
 def test_an_option_no_chosen_format_takes_is_refused_before_anything_is_written(cli, tmp_path):
     from convert.cli import app
 
@@ -39,6 +42,7 @@ def test_options_default_to_the_first_allowed_value_and_bad_values_are_named():
         resolved_options(["onnx_int8"], {"target": "x86"})
 
 
+@pytest.mark.slow
 def test_quantize_is_one_library_call_that_returns_the_report(trained, tmp_path):
     from convert import quantize
     from convert.parity import Thresholds

@@ -12,6 +12,8 @@ from edge.spec import ModelSpec
 from tests import generated
 from tests.conftest import SAMPLE
 
+pytestmark = pytest.mark.slow  # trains or converts
+
 SPEC = ModelSpec("regression", (), 20, 20, channels=4, color_order="none", resize="stretch", scale=0.5, offset=0.0)
 
 

@@ -13,6 +13,8 @@ from edge.corruptions import families
 from edge.spec import ModelSpec
 from tests.conftest import SAMPLE
 
+pytestmark = pytest.mark.slow  # trains or converts
+
 
 def test_a_run_folder_reports_its_model_under_camera_corruptions(trained):
     run = trained.parent

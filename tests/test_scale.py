@@ -17,6 +17,8 @@ import pytest
 from tests import generated
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.slow  # trains or converts
+
 TRAIN = [sys.executable, "-c", "from train.cli import main; main()"]
 
 

@@ -58,6 +58,7 @@ def test_the_old_name_of_arch_still_trains_with_a_note_and_never_twice():
     assert "error: --model: give the architecture once, as --arch" in both.stderr, both.stderr[-1000:]
 
 
+@pytest.mark.slow
 def test_offered_names_match_the_tables_that_build_them():
     from train import backbones, config, models, recipes
 

@@ -10,7 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from edge.preprocess import normalize, prepare, read_image
+from edge.spec import ModelSpec
 from tests.conftest import SAMPLE
+
+PHOTO_SPEC = ModelSpec(task="binary", labels=("chihuahua", "muffin"), height=48, width=64, scale=1 / 127.5, offset=-1.0)
 
 
 def _mixed_modes(data):
@@ -27,6 +31,7 @@ def _mixed_modes(data):
     shutil.copy(muffins[2], data / "test" / "muffin" / "leaked.jpg")  # the same photo on both sides
 
 
+@pytest.mark.slow
 def test_mixed_modes_broken_files_and_leakage_are_counted(cli, tmp_path):
     from train.cli import app
 
@@ -42,6 +47,7 @@ def test_mixed_modes_broken_files_and_leakage_are_counted(cli, tmp_path):
     assert metrics["train"]["images"] == 200 + 5 and metrics["test"]["images"] == 101  # five new modes decode, one file is broken
 
 
+@pytest.mark.slow
 def test_labels_file_that_disagrees_with_the_folders(cli, tmp_path):
     from train.cli import app
 
@@ -57,6 +63,7 @@ def test_labels_file_that_disagrees_with_the_folders(cli, tmp_path):
     assert str(files[5]) in result.output and not run.exists()
 
 
+@pytest.mark.slow
 def test_a_class_with_one_training_image_is_warned_about(cli, tmp_path):
     from train.cli import app
 
@@ -70,6 +77,7 @@ def test_a_class_with_one_training_image_is_warned_about(cli, tmp_path):
     assert "class 'muffin' has 1 image" in result.stderr
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_the_best_epoch_so_far():
     import keras
 
@@ -93,6 +101,7 @@ def test_ctrl_c_keeps_the_best_epoch_so_far():
     assert restored == pytest.approx(outcome.history["val_loss"][best - 1], rel=1e-3)
 
 
+@pytest.mark.slow
 def test_fashion_without_the_debian_files_and_offline_is_one_line(cli, tmp_path, monkeypatch):
     """No /usr/share/datasets/fashion-mnist and a download that fails, as on a machine without internet."""
     import keras
@@ -110,3 +119,26 @@ def test_fashion_without_the_debian_files_and_offline_is_one_line(cli, tmp_path,
     assert result.exit_code == 2 and len(lines) == 1 and "Traceback" not in result.output
     assert lines[0].startswith(f"error: --data: {tmp_path / 'absent'} is missing and the download failed")
     assert "apt install dataset-fashion-mnist" in lines[0] and not (tmp_path / "run").exists()
+
+
+def test_training_calibration_and_device_give_identical_tensors():
+    from convert import examples
+    from edge.folders import class_folder
+    from train import data
+
+    train, test, train_dir = data.folders(SAMPLE, 0.2, 0)
+    split = data.load(train, test, train_dir, PHOTO_SPEC)
+    device = prepare(read_image(train.files[0]), PHOTO_SPEC)
+    assert np.array_equal(normalize(split.train_x[:1], PHOTO_SPEC)[0], device)
+    calibration = examples.calibration(SAMPLE / "train", PHOTO_SPEC, count=len(train.files))  # every image, in file order
+    assert np.array_equal(next(calibration.batches(1))[0], device)
+    assert split.classes == class_folder(SAMPLE / "train").classes
+
+
+def test_unsplit_folder_is_split_80_20_by_class():
+    from train import data
+
+    train, test, _ = data.folders(SAMPLE / "train", 0.2, 0)
+    assert len(train.files) == 160 and len(test.files) == 40
+    assert np.bincount(test.targets).tolist() == [20, 20]
+    assert not set(train.files) & set(test.files)

@@ -85,10 +85,10 @@ def _get(url: str, headers: dict | None = None, timeout: float = 10) -> tuple[in
 
 
 @pytest.fixture(scope="module")
-def serving(exported, tmp_path_factory):
+def serving(device_models, tmp_path_factory):
     """edge-classify on a 38-second clip played in real time, served on a free port with a token."""
     video = generated.alternating_clip(tmp_path_factory.mktemp("clip") / "clip.avi", SAMPLE / "test", **CLIP)
-    classifier = Classifier(["--model", str(exported[0] / "muffins.tflite"), "--video", str(video), "--realtime",
+    classifier = Classifier(["--model", str(device_models[0] / "muffins.tflite"), "--video", str(video), "--realtime",
                              "--json", "--serve", "127.0.0.1:0", "--serve-token", TOKEN, "--threads", "1"])
     yield classifier
     classifier.stop()
@@ -208,8 +208,8 @@ def test_ten_viewers_and_one_that_never_reads_do_not_stop_inference(serving):
     assert serving.rss_mb() - rss_before < 50, "no queue grows for a viewer"
 
 
-def test_a_non_loopback_bind_without_token_warns_and_the_run_lingers_until_stopped(exported):
-    classifier = Classifier(["--model", str(exported[0] / "muffins.tflite"), "--images", str(SAMPLE / "test" / "muffin"),
+def test_a_non_loopback_bind_without_token_warns_and_the_run_lingers_until_stopped(device_models):
+    classifier = Classifier(["--model", str(device_models[0] / "muffins.tflite"), "--images", str(SAMPLE / "test" / "muffin"),
                              "--json", "--serve", "0.0.0.0:0"])
     deadline = time.monotonic() + 30
     while not any("the run ended" in line for line in classifier.errors) and time.monotonic() < deadline:
@@ -227,19 +227,19 @@ def test_a_non_loopback_bind_without_token_warns_and_the_run_lingers_until_stopp
     (["--serve", "8080", "--serve-token", " "], "--serve-token: give a non-empty token"),
     (["--realtime"], "--realtime: only for --video FILE"),
 ])
-def test_bad_serve_flags_get_one_line(exported, cli, args, expected):
+def test_bad_serve_flags_get_one_line(device_models, cli, args, expected):
     from edge.classify import app
 
-    result = cli.invoke(app, ["--model", str(exported[0] / "muffins.tflite"), "--images", str(SAMPLE / "test"), *args])
+    result = cli.invoke(app, ["--model", str(device_models[0] / "muffins.tflite"), "--images", str(SAMPLE / "test"), *args])
     assert result.exit_code == 2 and expected in result.output, result.output
 
 
-def test_realtime_plays_a_video_at_its_frame_rate(exported, cli, tmp_path):
+def test_realtime_plays_a_video_at_its_frame_rate(device_models, cli, tmp_path):
     from edge.classify import app
 
     video = generated.alternating_clip(tmp_path / "clip.avi", SAMPLE / "test", runs=(10, 10), fps=20)  # 1 s
     started = time.perf_counter()
-    result = cli.invoke(app, ["--model", str(exported[0] / "muffins.tflite"), "--video", str(video), "--realtime",
+    result = cli.invoke(app, ["--model", str(device_models[0] / "muffins.tflite"), "--video", str(video), "--realtime",
                               "--json"])
     elapsed = time.perf_counter() - started
     summary = json.loads(result.stdout.splitlines()[-1])["summary"]
@@ -247,13 +247,13 @@ def test_realtime_plays_a_video_at_its_frame_rate(exported, cli, tmp_path):
     assert summary["frames"] + summary["dropped"] <= 20 and summary["frames"] >= 5 and "ended" in summary
 
 
-def test_a_port_already_taken_is_one_line(exported, cli):
+def test_a_port_already_taken_is_one_line(device_models, cli):
     from edge.classify import app
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = cli.invoke(app, ["--model", str(exported[0] / "muffins.tflite"), "--images", str(SAMPLE / "test"),
+        result = cli.invoke(app, ["--model", str(device_models[0] / "muffins.tflite"), "--images", str(SAMPLE / "test"),
                                   "--serve", f"127.0.0.1:{port}"])
     assert result.exit_code == 2 and f"--serve 127.0.0.1:{port}: cannot listen there" in result.output, result.output

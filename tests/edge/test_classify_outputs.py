@@ -29,10 +29,10 @@ def _frames(result) -> tuple[list[dict], dict]:
     return lines[:-1], lines[-1]["summary"]
 
 
-def test_changes_only_prints_each_label_change(exported, cli, tmp_path):
+def test_changes_only_prints_each_label_change(device_models, cli, tmp_path):
     from edge.classify import app
 
-    model = exported[0] / "muffins.tflite"
+    model = device_models[0] / "muffins.tflite"
     video = _alternating_clip(tmp_path)
     every, _ = _frames(cli.invoke(app, ["--model", str(model), "--video", str(video), "--json"]))
     changes, summary = _frames(cli.invoke(app, ["--model", str(model), "--video", str(video), "--json", "--changes-only"]))
@@ -41,11 +41,11 @@ def test_changes_only_prints_each_label_change(exported, cli, tmp_path):
     assert [(f["frame"], f["label"]) for f in changes] == [(f["frame"], f["label"]) for f in expected]
 
 
-def test_save_video_writes_the_overlay(exported, cli, tmp_path):
+def test_save_video_writes_the_overlay(device_models, cli, tmp_path):
     from edge.classify import app
 
     video, out = _alternating_clip(tmp_path), tmp_path / "labelled.avi"
-    result = cli.invoke(app, ["--model", str(exported[0] / "muffins.tflite"), "--video", str(video), "--save-video", str(out)])
+    result = cli.invoke(app, ["--model", str(device_models[0] / "muffins.tflite"), "--video", str(video), "--save-video", str(out)])
     assert result.exit_code == 0, result.output
     assert not list(tmp_path.glob(".partial-*"))
     recorded, original = cv2.VideoCapture(str(out)), cv2.VideoCapture(str(video))
@@ -53,7 +53,7 @@ def test_save_video_writes_the_overlay(exported, cli, tmp_path):
     (_, drawn), (_, plain) = recorded.read(), original.read()
     corner, rest = np.abs(drawn.astype(int) - plain.astype(int)), slice(60, None)
     assert corner[:40, :].mean() > 5 * max(corner[rest].mean(), 1.0), "the label is drawn in the top-left corner only"
-    bad = cli.invoke(app, ["--model", str(exported[0] / "muffins.tflite"), "--video", str(video), "--save-video",
+    bad = cli.invoke(app, ["--model", str(device_models[0] / "muffins.tflite"), "--video", str(video), "--save-video",
                            str(tmp_path / "out.gif")])
     assert bad.exit_code == 2 and "use a .mp4 or .avi" in bad.output
 
@@ -71,14 +71,14 @@ class _Collector(BaseHTTPRequestHandler):
         pass
 
 
-def test_post_sends_label_changes_to_an_http_endpoint(exported, cli, tmp_path):
+def test_post_sends_label_changes_to_an_http_endpoint(device_models, cli, tmp_path):
     from edge.classify import app
 
     server = HTTPServer(("127.0.0.1", 0), _Collector)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_port}/events"
-        result = cli.invoke(app, ["--model", str(exported[0] / "muffins.tflite"), "--video", str(_alternating_clip(tmp_path)),
+        result = cli.invoke(app, ["--model", str(device_models[0] / "muffins.tflite"), "--video", str(_alternating_clip(tmp_path)),
                                   "--json", "--changes-only", "--post", url])
     finally:
         server.shutdown()
@@ -87,10 +87,10 @@ def test_post_sends_label_changes_to_an_http_endpoint(exported, cli, tmp_path):
     assert [r["label"] for r in _Collector.received] == [c["label"] for c in changes]
 
 
-def test_post_to_a_dead_endpoint_never_stops_inference(exported, cli, tmp_path):
+def test_post_to_a_dead_endpoint_never_stops_inference(device_models, cli, tmp_path):
     from edge.classify import app
 
-    result = cli.invoke(app, ["--model", str(exported[0] / "muffins.tflite"), "--video", str(_alternating_clip(tmp_path)),
+    result = cli.invoke(app, ["--model", str(device_models[0] / "muffins.tflite"), "--video", str(_alternating_clip(tmp_path)),
                               "--json", "--post", "http://127.0.0.1:9/events"])
     assert result.exit_code == 0, result.output
     _, summary = _frames(result)
@@ -98,15 +98,15 @@ def test_post_to_a_dead_endpoint_never_stops_inference(exported, cli, tmp_path):
     assert summary["post_failed"] + summary["post_dropped"] >= 1 and "later failures are only counted" in result.stderr
 
 
-def test_picam_without_picamera2_says_how_to_install(exported, cli):
+def test_picam_without_picamera2_says_how_to_install(device_models, cli):
     from edge.classify import app
 
-    result = cli.invoke(app, ["--model", str(exported[0] / "muffins.tflite"), "--camera", "picam"])
+    result = cli.invoke(app, ["--model", str(device_models[0] / "muffins.tflite"), "--camera", "picam"])
     assert result.exit_code == 2 and "sudo apt install python3-picamera2" in result.output
     assert "--system-site-packages" in result.output
 
 
-def test_picam_frames_flow_through_the_live_reader(exported, cli, monkeypatch):
+def test_picam_frames_flow_through_the_live_reader(device_models, cli, monkeypatch):
     """picamera2 only installs on a Raspberry Pi, so this stands in a module with its API (create_video_configuration,
     configure, start, capture_array) giving real photos; everything after it is the real pipeline."""
     from edge.classify import app
@@ -139,7 +139,7 @@ def test_picam_frames_flow_through_the_live_reader(exported, cli, monkeypatch):
             pass
 
     monkeypatch.setitem(sys.modules, "picamera2", types.SimpleNamespace(Picamera2=Picamera2))
-    result = cli.invoke(app, ["--model", str(exported[0] / "muffins.tflite"), "--camera", "picam", "--json", "--max-frames", "4"])
+    result = cli.invoke(app, ["--model", str(device_models[0] / "muffins.tflite"), "--camera", "picam", "--json", "--max-frames", "4"])
     assert result.exit_code == 0, result.output
     frames, summary = _frames(result)
     assert summary["frames"] == 4 and {f["label"] for f in frames} <= {"chihuahua", "muffin"}
@@ -189,8 +189,8 @@ def test_a_dripping_post_endpoint_is_given_up_at_the_deadline(capsys):
     assert "no complete answer within 1 s" in capsys.readouterr().err
 
 
-def test_a_progress_bar_shows_only_on_a_terminal(exported):
-    command = [sys.executable, "-m", "edge.classify", "--model", str(exported[0] / "muffins.tflite"),
+def test_a_progress_bar_shows_only_on_a_terminal(device_models):
+    command = [sys.executable, "-m", "edge.classify", "--model", str(device_models[0] / "muffins.tflite"),
                "--images", str(SAMPLE / "test"), "--json"]
     stdout, terminal = with_terminal_stderr(command)
     piped = subprocess.run(command, capture_output=True, text=True, cwd=REPO)

@@ -43,11 +43,11 @@ def _many_entries(tflite: bytes, entries: int, buffer_bytes: int) -> bytes:
     return pack_tflite(model)
 
 
-def test_a_tflite_whose_metadata_asks_for_gigabytes_is_read_in_bounded_memory(exported, tmp_path):
+def test_a_tflite_whose_metadata_asks_for_gigabytes_is_read_in_bounded_memory(device_models, tmp_path):
     from edge.metadata import read_tflite_spec
 
     hostile = tmp_path / "hostile.tflite"
-    hostile.write_bytes(_many_entries((exported[0] / "muffins.tflite").read_bytes(), 5000, 200_000))
+    hostile.write_bytes(_many_entries((device_models[0] / "muffins.tflite").read_bytes(), 5000, 200_000))
     tracemalloc.start()
     started = time.perf_counter()
     spec = read_tflite_spec(hostile)  # the old reader copied 5000 x 200 KB = 1 GB before looking for the spec
@@ -58,11 +58,11 @@ def test_a_tflite_whose_metadata_asks_for_gigabytes_is_read_in_bounded_memory(ex
 
 
 @pytest.mark.parametrize("damage", ["offset_outside", "entry_too_large"])
-def test_a_corrupt_tflite_metadata_is_one_user_error(exported, tmp_path, damage):
+def test_a_corrupt_tflite_metadata_is_one_user_error(device_models, tmp_path, damage):
     from edge.metadata import read_tflite_spec, tflite_entry
     from edge.spec import MAX_SPEC_BYTES
 
-    data = bytearray((exported[0] / "muffins.tflite").read_bytes())
+    data = bytearray((device_models[0] / "muffins.tflite").read_bytes())
     text = tflite_entry(bytes(data), SPEC_KEY)
     at = bytes(data).index(text)
     if damage == "offset_outside":
@@ -114,7 +114,7 @@ def test_a_zip_bombed_keras_spec_is_not_inflated(tmp_path):
     assert peak < 20e6, peak
 
 
-def test_a_decompression_bomb_is_skipped_and_counted(exported, tmp_path):
+def test_a_decompression_bomb_is_skipped_and_counted(device_models, tmp_path):
     images = tmp_path / "images"
     images.mkdir()
     for path in sorted((SAMPLE / "test" / "muffin").iterdir())[:3]:
@@ -122,7 +122,7 @@ def test_a_decompression_bomb_is_skipped_and_counted(exported, tmp_path):
     cv2.imwrite(str(images / "bomb.png"), np.zeros((20000, 20000), np.uint8))  # 0.4 MB; 1.2 GB decoded as BGR
     # a process of its own, as users run it: OpenCV takes its size limit when it loads, and this one loaded it first
     done = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-c", "from edge.classify import main; main()",
-                           "--model", str(exported[0] / "muffins.tflite"), "--images", str(images)],
+                           "--model", str(device_models[0] / "muffins.tflite"), "--images", str(images)],
                           capture_output=True, text=True, cwd=REPO, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert done.returncode == 0, done.stderr[-2000:]
     assert "bomb.png" in done.stderr and "megapixel limit" in done.stderr, done.stderr[-2000:]
@@ -131,17 +131,17 @@ def test_a_decompression_bomb_is_skipped_and_counted(exported, tmp_path):
     assert peak_kb < 400_000, f"{peak_kb} KB: the bomb was decoded"
 
 
-def test_flags_that_would_hang_or_kill_a_thread_are_one_line(exported, cli, tmp_path):
+def test_flags_that_would_hang_or_kill_a_thread_are_one_line(device_models, cli, tmp_path):
     from edge.classify import app
 
     latin = tmp_path / "labels.txt"
     latin.write_bytes("chihuahua\nmu\xf1in\n".encode("latin-1"))
-    model, images = str(exported[0] / "muffins.tflite"), str(SAMPLE / "test")
-    bare = str(exported[0] / "muffins.fp32.tflite")
+    model, images = str(device_models[0] / "muffins.tflite"), str(SAMPLE / "test")
+    bare = str(device_models[0] / "muffins.fp32.tflite")
     for args, expected in ((["--model", model, "--images", images, "--threads", "2000"], "--threads 2000: give 1 to"),
                            (["--model", model, "--images", images, "--post", "http://[bad"], "--post http://[bad: not a URL"),
                            (["--model", model, "--images", images, "--post", "http://"], "with a host"),
-                           (["--model", bare, "--images", images, "--labels", str(latin), "--size", "48x48"],
+                           (["--model", bare, "--images", images, "--labels", str(latin), "--size", "32x32"],
                             "not UTF-8 text")):
         result = cli.invoke(app, args)
         assert result.exit_code == 2 and expected in result.output, (args, result.output)
@@ -213,9 +213,9 @@ def _limited_file_size(limit: int):
     return limit_it
 
 
-def test_a_video_that_does_not_play_back_is_not_saved(exported, tmp_path):
+def test_a_video_that_does_not_play_back_is_not_saved(device_models, tmp_path):
     command = [sys.executable, "-c", "from edge.classify import main; main()", "--model",
-               str(exported[0] / "muffins.tflite"), "--images", str(SAMPLE / "test" / "muffin")]
+               str(device_models[0] / "muffins.tflite"), "--images", str(SAMPLE / "test" / "muffin")]
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
     video = tmp_path / "out.avi"
     full = subprocess.run([*command, "--save-video", str(video)], capture_output=True, text=True, cwd=REPO, env=env,
@@ -231,12 +231,12 @@ def test_a_video_that_does_not_play_back_is_not_saved(exported, tmp_path):
     assert refused.returncode == 2 and "folder.avi: is a folder" in refused.stderr, refused.stderr[-1500:]
 
 
-def test_every_export_carries_a_checksum_that_finds_flipped_bits(exported, tmp_path):
+def test_every_export_carries_a_checksum_that_finds_flipped_bits(device_models, tmp_path):
     """20 single-bit flips spread over each file: the runtimes load most of them unnoticed (13 of 20 TFLite files
     did before the checksum); now every one is refused at load, naming the file."""
     from edge import runtime
 
-    for path in sorted(p for p in exported[0].iterdir() if p.suffix in (".tflite", ".onnx")):
+    for path in sorted(p for p in device_models[0].glob("muffins.*") if p.suffix in (".tflite", ".onnx")):
         good = path.read_bytes()
         assert runtime.load(path, 1).spec is not None
         for n, at in enumerate(np.linspace(64, len(good) - 64, 20).astype(int)):
@@ -248,8 +248,8 @@ def test_every_export_carries_a_checksum_that_finds_flipped_bits(exported, tmp_p
                 runtime.load(damaged, 1)
 
 
-def test_a_flipped_bit_ends_edge_classify_with_exit_2(exported, tmp_path):
-    data = bytearray((exported[0] / "muffins.tflite").read_bytes())
+def test_a_flipped_bit_ends_edge_classify_with_exit_2(device_models, tmp_path):
+    data = bytearray((device_models[0] / "muffins.tflite").read_bytes())
     data[len(data) // 2] ^= 0x10
     damaged = tmp_path / "muffins.tflite"
     damaged.write_bytes(bytes(data))

@@ -13,47 +13,36 @@ from edge.preprocess import read_image
 from tests.conftest import REPO, SAMPLE
 
 
-def _bare_tflite(trained, tmp_path):
-    """An fp32 .tflite with no spec inside, as a model from another tool would be."""
-    from convert import tflite_export
-    from keras_io import archive
-
-    model, spec = archive.load(trained)
-    path = tmp_path / "bare.fp32.tflite"
-    tflite_export.export_fp32(model, spec, None, path, tmp_path)
-    return path
-
-
-def test_model_without_spec_needs_flags_then_runs(trained, exported, cli, tmp_path):
+def test_model_without_spec_needs_flags_then_runs(device_models, cli, tmp_path):
     from edge.classify import app
 
-    bare = _bare_tflite(trained, tmp_path)
+    bare = device_models[0] / "bare.fp32.tflite"  # no spec inside, as a model from another tool would be
     refused = cli.invoke(app, ["--model", str(bare), "--images", str(SAMPLE / "test")])
     assert refused.exit_code == 2 and "--labels FILE --size WxH" in refused.output
     labels = tmp_path / "labels.txt"
     labels.write_text("chihuahua\nmuffin\n")
     result = cli.invoke(app, ["--model", str(bare), "--images", str(SAMPLE / "test"), "--labels", str(labels),
-                              "--size", "48x48", "--scale", str(1 / 255), "--json"])
+                              "--size", "32x32", "--scale", str(1 / 255), "--json"])
     assert result.exit_code == 0, result.output
     accuracy = json.loads(result.stdout.splitlines()[-1])["summary"]["accuracy"]
-    parity = {row["format"]: row["accuracy"] for row in exported[1]["rows"]}
+    parity = {row["format"]: row["accuracy"] for row in device_models[1]["rows"]}
     assert 100 * accuracy == parity["tflite_fp32"]
 
 
-def test_a_spec_that_does_not_fit_the_model_is_refused_at_load(trained, cli, tmp_path):
+def test_a_spec_that_does_not_fit_the_model_is_refused_at_load(device_models, cli, tmp_path):
     from edge.classify import app
 
-    bare = _bare_tflite(trained, tmp_path)
+    bare = device_models[0] / "bare.fp32.tflite"
     labels = tmp_path / "labels.txt"
-    for names, size, expected in (("chihuahua\nmuffin\n", "32x32", "the model takes"),
+    for names, size, expected in (("chihuahua\nmuffin\n", "48x48", "the model takes"),
                                   ("".join(f"c{i}\n" for i in range(10)), None, "the model has 1 output")):
         labels.write_text(names)
         result = cli.invoke(app, ["--model", str(bare), "--images", str(SAMPLE / "test"), "--labels", str(labels),
-                                  "--size", size or "48x48"])
+                                  "--size", size or "32x32"])
         assert result.exit_code == 2 and expected in result.output and str(bare) in result.output, result.output
 
 
-def test_unexpected_error_is_one_line_unless_debug(trained, cli, tmp_path, monkeypatch):
+def test_unexpected_error_is_one_line_unless_debug(device_models, cli, tmp_path, monkeypatch):
     from edge.classify import app
     from edge.tflite_runner import TFLiteRunner
 
@@ -68,8 +57,8 @@ def test_unexpected_error_is_one_line_unless_debug(trained, cli, tmp_path, monke
     labels = tmp_path / "labels.txt"
     labels.write_text("chihuahua\nmuffin\n")
     monkeypatch.setattr(TFLiteRunner, "run", broken)
-    args = ["--model", str(_bare_tflite(trained, tmp_path)), "--images", str(SAMPLE / "test"), "--labels", str(labels),
-            "--size", "48x48"]
+    args = ["--model", str(device_models[0] / "bare.fp32.tflite"), "--images", str(SAMPLE / "test"), "--labels", str(labels),
+            "--size", "32x32"]
     quiet = cli.invoke(app, args)
     assert quiet.exit_code == 3 and "Traceback" not in quiet.output, "3: unexpected, apart from 1 (gate) and 2 (input)"
     assert [line for line in quiet.output.splitlines() if line.startswith("error:")][0].endswith("shows the traceback)")
@@ -86,10 +75,10 @@ def _clip(tmp_path, frames: int = 6):
     return video
 
 
-def test_stream_that_ends_is_reopened_and_the_run_goes_on(exported, cli, tmp_path):
+def test_stream_that_ends_is_reopened_and_the_run_goes_on(device_models, cli, tmp_path):
     from edge.classify import app
 
-    out_dir, _ = exported
+    out_dir, _ = device_models
     video = _clip(tmp_path)  # a 6-frame stream: it "disconnects" after 6 frames, and reopening it works
     result = cli.invoke(app, ["--model", str(out_dir / "muffins.tflite"), "--stream", f"file://{video}", "--json",
                               "--max-frames", "10"])
@@ -126,8 +115,8 @@ def test_live_reader_backs_off_until_the_source_returns(tmp_path):
     assert not reader.thread.is_alive()
 
 
-def test_sigterm_stops_cleanly_with_a_summary(exported, tmp_path):
-    out_dir, _ = exported
+def test_sigterm_stops_cleanly_with_a_summary(device_models, tmp_path):
+    out_dir, _ = device_models
     video = _clip(tmp_path)
     process = subprocess.Popen([sys.executable, "-m", "edge.classify", "--model", str(out_dir / "muffins.tflite"),
                                 "--stream", f"file://{video}", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,

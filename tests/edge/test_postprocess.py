@@ -47,10 +47,10 @@ def test_smoother_holds_a_label_through_one_odd_frame():
     assert labels == ["chihuahua"] * 4
 
 
-def test_classify_top_k_and_unsure_flags(exported, cli):
+def test_classify_top_k_and_unsure_flags(device_models, cli):
     from edge.classify import app
 
-    out_dir, _ = exported
+    out_dir, _ = device_models
     model = str(out_dir / "muffins.tflite")
     result = cli.invoke(app, ["--model", model, "--images", str(SAMPLE / "test"), "--json", "--top-k", "2"])
     frames = [json.loads(line) for line in result.stdout.splitlines()[:-1]]
@@ -62,10 +62,10 @@ def test_classify_top_k_and_unsure_flags(exported, cli):
     assert labels.count(UNSURE) == sum(s < 0.9 for s in scores) > 0
 
 
-def test_smoothing_a_video_changes_label_less_often(exported, cli, tmp_path):
+def test_smoothing_a_video_changes_label_less_often(device_models, cli, tmp_path):
     from edge.classify import app
 
-    out_dir, _ = exported
+    out_dir, _ = device_models
     video = tmp_path / "flicker.avi"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 160))
     muffins, dogs = sorted((SAMPLE / "test" / "muffin").iterdir()), sorted((SAMPLE / "test" / "chihuahua").iterdir())

@@ -37,29 +37,6 @@ def test_center_crop_keeps_the_middle_and_letterbox_pads():
     assert letter[:15].max() == 0 and letter[30, 30].min() == 255
 
 
-def test_training_calibration_and_device_give_identical_tensors():
-    from convert import examples
-    from edge.folders import class_folder
-    from train import data
-
-    train, test, train_dir = data.folders(SAMPLE, 0.2, 0)
-    split = data.load(train, test, train_dir, SPEC)
-    device = prepare(read_image(train.files[0]), SPEC)
-    assert np.array_equal(normalize(split.train_x[:1], SPEC)[0], device)
-    calibration = examples.calibration(SAMPLE / "train", SPEC, count=len(train.files))  # every image, in file order
-    assert np.array_equal(next(calibration.batches(1))[0], device)
-    assert split.classes == class_folder(SAMPLE / "train").classes
-
-
-def test_unsplit_folder_is_split_80_20_by_class():
-    from train import data
-
-    train, test, _ = data.folders(SAMPLE / "train", 0.2, 0)
-    assert len(train.files) == 160 and len(test.files) == 40
-    assert np.bincount(test.targets).tolist() == [20, 20]
-    assert not set(train.files) & set(test.files)
-
-
 def test_int8_input_ties_round_the_same_way():
     pixels = np.arange(256, dtype=np.uint8)
     q = quantize(normalize(pixels, SPEC), 1 / 127.5, -1, np.int8)
@@ -80,7 +57,7 @@ def test_spec_json_round_trip_and_validation():
         ModelSpec("multiclass", ("a",), 8, 8)
 
 
-def test_spec_round_trips_through_tflite_and_onnx_metadata(tmp_path):
+def test_spec_round_trips_through_tflite_and_onnx_metadata(device_models, tmp_path):
     import onnx
     from ai_edge_litert import schema_py_generated as schema
     from onnx import helper
@@ -98,11 +75,7 @@ def test_spec_round_trips_through_tflite_and_onnx_metadata(tmp_path):
     embed_file(tmp_path / "m.onnx", SPEC)
     assert OnnxRunner(tmp_path / "m.onnx", 1).spec == dataclasses.replace(SPEC, checksum="crc32")
 
-    import tensorflow as tf
-
-    converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [tf.function(lambda x: x * 2.0).get_concrete_function(tf.TensorSpec([1, 2], tf.float32))])
-    plain = converter.convert()
+    plain = (device_models[0] / "bare.fp32.tflite").read_bytes()  # as TensorFlow's converter wrote it
     once = embed_tflite(plain, SPEC)
     twice = embed_tflite(once, SPEC.with_provenance(toolkit_version="2"))
     tflite.write_bytes(twice)
@@ -112,12 +85,12 @@ def test_spec_round_trips_through_tflite_and_onnx_metadata(tmp_path):
     assert names.count(b"edge_spec") == 1 and tflite_entry(twice, "min_runtime_version")
 
 
-def test_int8_input_table_equals_normalise_then_quantise(exported):
+def test_int8_input_table_equals_normalise_then_quantise(device_models):
     """The camera loop feeds int8 models through a 256-entry table; it must give the very tensor predict() builds."""
     from edge import runtime
     from edge.preprocess import to_pixels
 
-    runner = runtime.load(exported[0] / "muffins.tflite", 1)
+    runner = runtime.load(device_models[0] / "muffins.tflite", 1)
     pixels = np.stack([to_pixels(read_image(p), runner.spec) for p in sorted((SAMPLE / "test" / "muffin").iterdir())[:8]])
     table_input = runner.input_from_pixels(pixels)
     assert table_input.dtype == runner.input["dtype"]
@@ -127,7 +100,7 @@ def test_int8_input_table_equals_normalise_then_quantise(exported):
     assert runner._shift is not None, "x/255 into this int8 input is one uint8 add"
 
     from dataclasses import replace
-    other = runtime.load(exported[0] / "muffins.tflite", 1, spec=replace(runner.spec, scale=1 / 300, offset=0.1))
+    other = runtime.load(device_models[0] / "muffins.tflite", 1, spec=replace(runner.spec, scale=1 / 300, offset=0.1))
     looked_up = other.input_from_pixels(pixels)
     assert other._shift is None, "a scale that is not the model's own needs the full table"
     assert np.array_equal(looked_up, runtime.quantize(normalize(pixels, other.spec), *other.input["quantization"],

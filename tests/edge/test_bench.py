@@ -1,4 +1,4 @@
-"""edge-bench on two real exported models: every column present and sane, results written."""
+"""edge-bench on two real device_models models: every column present and sane, results written."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import pytest
 from tests.conftest import SAMPLE
 
 
-def test_bench_tflite_and_onnx(exported, cli, tmp_path):
+def test_bench_tflite_and_onnx(device_models, cli, tmp_path):
     from benchmarks.bench import COLUMNS, app
 
-    out_dir, _ = exported
+    out_dir, _ = device_models
     models = [out_dir / "muffins.tflite", out_dir / "muffins.onnx"]
     out = tmp_path / "bench"
     result = cli.invoke(app, ["-m", str(models[0]), "-m", str(models[1]), "--data", str(SAMPLE / "test"),
@@ -52,35 +52,10 @@ def test_bench_tflite_and_onnx(exported, cli, tmp_path):
     assert chart is not None and chart.shape == (560, 900, 3)
 
 
-def test_bench_a_folder_of_exports_with_the_keras_reference(exported, trained, cli, tmp_path):
-    import shutil
-
+def test_compare_two_runs(device_models, cli, tmp_path):
     from benchmarks.bench import app
 
-    out_dir, parity = exported
-    folder = tmp_path / "models"
-    folder.mkdir()
-    for name in ("muffins.tflite", "muffins.int8.onnx"):
-        shutil.copy(out_dir / name, folder)
-    shutil.copy(trained, folder)
-    out = tmp_path / "bench"
-    result = cli.invoke(app, ["-m", str(folder), "--data", str(SAMPLE / "test"), "--threads", "1", "--runs", "10",
-                              "--warmup", "1", "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    rows = json.loads(out.with_suffix(".json").read_text())["rows"]
-    assert [r["model"] for r in rows] == ["muffins.keras", "muffins.tflite", "muffins.int8.onnx"]
-    keras_row = rows[0]
-    assert keras_row["format"] == "keras" and keras_row["runtime"].startswith("keras ") and keras_row["median_ms"] > 0
-    accuracy = {row["format"]: row["accuracy"] for row in parity["rows"]}
-    float_accuracy = next(row["accuracy"] for row in parity["rows"] if row["format"].startswith("keras"))
-    assert 100 * keras_row["accuracy"] == pytest.approx(float_accuracy) and keras_row["agreement"] == 1.0
-    assert 100 * rows[1]["accuracy"] == pytest.approx(accuracy["tflite_int8"]) and rows[1]["reference"] == "muffins.keras"
-
-
-def test_compare_two_runs(exported, cli, tmp_path):
-    from benchmarks.bench import app
-
-    out_dir, _ = exported
+    out_dir, _ = device_models
     for name in ("a", "b"):
         result = cli.invoke(app, ["-m", str(out_dir / "muffins.tflite"), "--images", str(SAMPLE / "test"),
                                   "--threads", "1", "--runs", "10", "--warmup", "1", "--out", str(tmp_path / name)])
@@ -95,10 +70,10 @@ def test_compare_two_runs(exported, cli, tmp_path):
     assert installed.returncode == 2 and "nope.json: not an edge-bench JSON file" in installed.stderr
 
 
-def test_bench_reports_unreadable_model_in_its_row(exported, cli, tmp_path):
+def test_bench_reports_unreadable_model_in_its_row(device_models, cli, tmp_path):
     from benchmarks.bench import app
 
-    out_dir, _ = exported
+    out_dir, _ = device_models
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"not a model")
     out = tmp_path / "bench"
@@ -110,8 +85,8 @@ def test_bench_reports_unreadable_model_in_its_row(exported, cli, tmp_path):
     assert rows[1]["status"] == "ok" and rows[1]["median_ms"] > 0
 
 
-def test_pipeline_times_every_stage_on_a_real_video(exported, tmp_path):
-    out_dir, _ = exported
+def test_pipeline_times_every_stage_on_a_real_video(device_models, tmp_path):
+    out_dir, _ = device_models
     out = tmp_path / "pipeline"
     result = subprocess.run([str(Path(sys.executable).parent / "edge-bench"), "pipeline", "-m", str(out_dir / "muffins.tflite"),
                              "-m", str(out_dir / "muffins.int8.onnx"), "--images", str(SAMPLE / "test"), "--frames", "120",
@@ -130,19 +105,19 @@ def test_pipeline_times_every_stage_on_a_real_video(exported, tmp_path):
 
 
 @pytest.mark.parametrize("threads", [["x"], ["0"], ["1", "-2"]])
-def test_a_thread_count_that_is_not_one_is_one_line(exported, cli, threads):
+def test_a_thread_count_that_is_not_one_is_one_line(device_models, cli, threads):
     from benchmarks.bench import app
 
     flags = [part for count in threads for part in ("--threads", count)]
-    result = cli.invoke(app, ["-m", str(exported[0] / "muffins.tflite"), "--data", str(SAMPLE / "test"), *flags])
+    result = cli.invoke(app, ["-m", str(device_models[0] / "muffins.tflite"), "--data", str(SAMPLE / "test"), *flags])
     assert result.exit_code == 2 and "give a thread count, repeated for more: --threads 1 --threads 2" in result.output
 
 
-def test_bench_under_a_camera_corruption(exported, cli, tmp_path):
+def test_bench_under_a_camera_corruption(device_models, cli, tmp_path):
     """--corrupt corrupts every photo before the runner sees it: accuracy under it, and a clear refusal of a bad one."""
     from benchmarks.bench import app
 
-    out_dir, _ = exported
+    out_dir, _ = device_models
     accuracy = {}
     for corruption in (None, "dark:5"):
         out = tmp_path / f"bench-{corruption}"
@@ -158,10 +133,10 @@ def test_bench_under_a_camera_corruption(exported, cli, tmp_path):
     assert bad.exit_code == 2 and bad.stderr.startswith("error: --corrupt 'fog:2': give FAMILY:SEVERITY")
 
 
-def test_moving_camera_scores_every_frame_against_the_photo_filmed(exported, tmp_path):
+def test_moving_camera_scores_every_frame_against_the_photo_filmed(device_models, tmp_path):
     from benchmarks.moving_camera import classify, make_clip, score
 
-    out_dir, _ = exported
+    out_dir, _ = device_models
     clip = make_clip(SAMPLE / "test", tmp_path / "moving.avi", per_class=3, hold_s=1.0, fps=10, size=(320, 240))
     assert len(clip.labels) == 60 and clip.cuts == list(range(0, 60, 10)) and set(clip.labels) == {"chihuahua", "muffin"}
     capture = cv2.VideoCapture(str(clip.path))

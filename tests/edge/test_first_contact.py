@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.conftest import REPO, SAMPLE
 
-BIN = REPO / ".venv" / "bin"
+BIN = Path(sys.executable).parent
 
 
 def _run(*args, cwd=REPO, env=None):
@@ -17,16 +18,16 @@ def _run(*args, cwd=REPO, env=None):
                           timeout=300, env=env)
 
 
-def test_show_is_refused_before_any_work(exported):
-    done = _run("edge-classify", "--model", exported[0] / "muffins.tflite", "--images", SAMPLE / "test", "--show")
+def test_show_is_refused_before_any_work(device_models):
+    done = _run("edge-classify", "--model", device_models[0] / "muffins.tflite", "--images", SAMPLE / "test", "--show")
     assert done.returncode == 2 and done.stdout == "", "nothing classified before the refusal"
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: --show: this OpenCV has no window support")
     assert "pip uninstall -y opencv-python-headless && pip install opencv-python" in lines[0] and "--serve" in lines[0]
 
 
-def test_a_data_root_is_classified_by_its_test_split_without_runtime_noise(exported):
-    done = _run("edge-classify", "--model", exported[0] / "muffins.tflite", "--images", SAMPLE)
+def test_a_data_root_is_classified_by_its_test_split_without_runtime_noise(device_models):
+    done = _run("edge-classify", "--model", device_models[0] / "muffins.tflite", "--images", SAMPLE)
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip() == (f"note: --images {SAMPLE}: holds train/ and test/; using test/, the photos training "
                                    f"held out (give {SAMPLE / 'train'} for the training photos)")
@@ -34,13 +35,13 @@ def test_a_data_root_is_classified_by_its_test_split_without_runtime_noise(expor
     assert len(lines) == 101 and all(f"{SAMPLE / 'test'}/" in line for line in lines[:-1])
     summary = dict(part.split("=", 1) for part in lines[-1].removeprefix("summary: ").split(", "))
     assert summary["judged"] == "100" and summary["accuracy"].endswith("%"), "accuracy in percent, as people read it"
-    debug = _run("edge-classify", "--model", exported[0] / "muffins.tflite", "--images", SAMPLE / "test", "--debug",
+    debug = _run("edge-classify", "--model", device_models[0] / "muffins.tflite", "--images", SAMPLE / "test", "--debug",
                  "--max-frames", "1")
     assert "INFO: Created TensorFlow Lite XNNPACK delegate" in debug.stderr, "--debug still shows the runtime's lines"
 
 
-def test_edge_bench_writes_only_where_asked(exported, tmp_path):
-    done = _run("edge-bench", "-m", exported[0], "--data", SAMPLE / "test", "--threads", "1", "--runs", "10",
+def test_edge_bench_writes_only_where_asked(device_models, tmp_path):
+    done = _run("edge-bench", "-m", device_models[0], "--data", SAMPLE / "test", "--threads", "1", "--runs", "10",
                 "--warmup", "1", "--direct", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert list(tmp_path.iterdir()) == [], "no --out: the table on the terminal, no file anywhere"
@@ -51,18 +52,6 @@ def test_edge_bench_writes_only_where_asked(exported, tmp_path):
                 cwd=tmp_path)
     assert typo.returncode == 2 and typo.stderr.startswith(f"error: --model {tmp_path / 'muffins.tflit'}: no such file")
     assert list(tmp_path.iterdir()) == [], "a mistyped model: nothing created, not even the --out folder"
-
-
-def test_the_parity_table_fits_a_terminal_and_parity_md_has_every_column(exported):
-    from convert.tables import COLUMNS, terminal_table
-
-    out_dir, report = exported
-    table = terminal_table(report).splitlines()
-    assert len(table) == len(report["rows"]) + 1 and max(map(len, table)) <= 100
-    assert all(row["format"] in line for row, line in zip(report["rows"], table[1:]))
-    page = (out_dir / "parity.md").read_text()
-    assert page.splitlines()[0] == "| " + " | ".join(COLUMNS["classification"]) + " |"
-    assert len(page.splitlines()) == len(report["rows"]) + 2 and "%" in page.splitlines()[2]
 
 
 def test_install_advice_names_the_source_this_install_came_from():
