@@ -20,6 +20,9 @@ from statistics import median
 
 import typer
 
+from convert.parity import read_report
+from edge.metrics import percent
+
 from benchmarks.processes import measure, write_results
 from edge.tables import markdown
 
@@ -34,7 +37,7 @@ def _measure(code: Path, model: str, data: str, calib_count: int) -> dict:
                    model, "--data", data, "--out-dir", out, "--calib-count", str(calib_count), "--json"]
         done = measure(command, {**os.environ, "PYTHONPATH": str(code), "TF_CPP_MIN_LOG_LEVEL": "3"}, code)
         parity = Path(out) / "parity.json"
-        rows = json.loads(parity.read_text())["rows"] if parity.is_file() else []
+        rows = read_report(json.loads(parity.read_text()))["rows"] if parity.is_file() else []  # either code's units
     return {"exit": done["exit"], "wall_s": done["wall_s"], "peak_rss_gb": done["peak_rss_gb"],
             "exports": {r["format"]: {k: r.get(k) for k in ("accuracy", "agreement", "mse", "export_s", "status")}
                         for r in rows},
@@ -42,8 +45,8 @@ def _measure(code: Path, model: str, data: str, calib_count: int) -> dict:
 
 
 def _row(case: str, calib: int, code: str, run: dict) -> dict:
-    figures = {fmt: (f"mse {e['mse']:.4f}" if e.get("mse") is not None else f"{e['accuracy']:.2f}%"
-                     + (f" / {e['agreement']:.1f}%" if e.get("agreement") is not None else ""))
+    figures = {fmt: (f"mse {e['mse']:.4f}" if e.get("mse") is not None else percent(e["accuracy"])
+                     + (f" / {percent(e['agreement'])}" if e.get("agreement") is not None else ""))
                for fmt, e in run["exports"].items()}
     return {"case": case, "calib_count": calib, "code": code, "exit": run["exit"], "wall_s": run["wall_s"],
             "peak_rss_gb": run["peak_rss_gb"], **figures}

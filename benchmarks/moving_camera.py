@@ -20,6 +20,7 @@ import numpy as np
 import typer
 
 from benchmarks.processes import write_results
+from edge import metrics
 from edge.console import user_errors
 from edge.corruptions import defocus, motion_blur
 from edge.errors import UserError
@@ -30,6 +31,7 @@ from edge.tables import markdown
 REPO = Path(__file__).resolve().parents[1]
 FOCUS_FRAMES = 8  # frames the autofocus takes to settle after a cut
 SETTLED_S = 0.5  # frames this long after a cut count as settled
+ACCURACIES = ("accuracy", "settled_accuracy", "first_half_second_accuracy")  # fractions, shown in percent
 
 
 @dataclass
@@ -119,9 +121,9 @@ def score(labels: list[str], clip: Clip, smooth: int) -> dict:
     changes = int(np.sum(given[1:] != given[:-1]))
     true_changes = int(np.sum(truth[1:] != truth[:-1]))
     minutes = len(truth) / clip.fps / 60
-    return {"smooth": smooth, "frames": len(truth), "accuracy": round(100 * float(right.mean()), 2),
-            "settled_accuracy": round(100 * float(right[settled].mean()), 2),
-            "first_half_second_accuracy": round(100 * float(right[~settled].mean()), 2),
+    return {"smooth": smooth, "frames": len(truth), "accuracy": metrics.stored(right.mean()),
+            "settled_accuracy": metrics.stored(right[settled].mean()),
+            "first_half_second_accuracy": metrics.stored(right[~settled].mean()),
             "label_changes": changes, "true_changes": true_changes,
             "extra_changes_per_min": round((changes - true_changes) / minutes, 1)}
 
@@ -144,5 +146,5 @@ def moving_camera(
             f"filmed at {clip.fps:g} fps, 640x480 MJPEG, by a simulated hand-held camera (sway and shake, zoom, tilt, "
             f"motion blur, focus hunting for {FOCUS_FRAMES} frames after each cut, light dimming to 55% and warming, "
             f"auto-gain noise). Settled: {SETTLED_S:g} s or more after a cut.\n\n"
-            + markdown(rows, list(rows[0])) + "\n")
+            + markdown(rows, list(rows[0]), percent=ACCURACIES) + "\n")
     typer.echo(write_results(out, {"model": str(model), "photos": str(photos), "rows": rows}, text))

@@ -20,6 +20,7 @@ from convert.registry import EXPORTERS, resolved_options
 from convert.tables import markdown_table
 from edge import ROBUSTNESS_IMAGES, robustness, runtime
 from edge.atomic import atomic_path, partial_name, writable_folder, write_text
+from edge.metrics import UNIT, percent, points
 from edge.errors import UserError
 from edge.formats import DEFAULT_FORMATS, FORMATS, output_path
 from edge.postprocess import class_indices
@@ -70,7 +71,7 @@ def export_and_check(name: str, model, spec, calibration: examples.Examples, tes
                 note = None
             row, scores = check(name, tmp, spec, test, float_scores, thresholds, threads)
             figures = ("mse", "mse_increase") if spec.task == "regression" else ("accuracy", "drop", "agreement")
-            embed_file(tmp, spec.with_provenance(parity={k: row[k] for k in figures}))
+            embed_file(tmp, spec.with_provenance(parity={k: row[k] for k in figures} | {"unit": UNIT}))
             runtime.load(tmp, 1)  # what gets the final name must load with its spec
         if test.files is not None and spec.task != "regression":
             row["disagreement_sheet"] = _disagreement_sheet(name, scores, float_scores, test.files, spec,
@@ -172,7 +173,7 @@ def quantize(model_path: str | Path, data: str | Path | None = None, out_dir: st
         robustness_images: test images run under every camera corruption; 0: none.
 
     Returns:
-        The parity report (parity.json): `passed`, and a row per export with accuracy, drop, agreement (percent).
+        The parity report (parity.json): `passed`, and a row per export with accuracy, drop, agreement (fractions).
 
     Raises:
         edge.errors.UserError: bad input, naming the file or setting and what to do.
@@ -214,7 +215,8 @@ def _quantize(model_path, data, out_dir, names, thresholds, calib, calib_count, 
             reference = robustness.evaluate(model.predict_on_batch, test.pixels, test.targets, spec, robustness_images)
         rows[0]["robustness"] = reference
         say(f"float model under camera corruptions: severity {reference['middle']['severity']} mean "
-            f"{reference['middle']['mean']}% (clean {reference['clean']}%) on {reference['images']} test images")
+            f"{percent(reference['middle']['mean'])} (clean {percent(reference['clean'])}) on {reference['images']} "
+            "test images")
     for report in ("parity.json", "parity.md"):  # a report from an earlier run must not outlive a failed one
         (out_dir / report).unlink(missing_ok=True)
     for name in names:
@@ -230,8 +232,9 @@ def _quantize(model_path, data, out_dir, names, thresholds, calib, calib_count, 
         rows.append(row)
         release_freed_memory()
         say(f"{name}: {out_dir / row['file']} ({row['size_mb']:.2f} MB, {row['export_s']} s) [{row['status']}]")
-    report = {"model": str(model_path), "task": spec.task, "data": str(data), "images": len(test), "calibration": str(calib_source),
-              "calibration_images": len(calibration), "thresholds": thresholds.__dict__, "rows": rows,
+    report = {"unit": UNIT, "model": str(model_path), "task": spec.task, "data": str(data), "images": len(test),
+              "calibration": str(calib_source), "calibration_images": len(calibration), "thresholds": thresholds.stored(),
+              "rows": rows,
               "passed": all(not r.get("failures") for r in rows)}
     return report
 
@@ -245,8 +248,9 @@ def _robustness(name, row, path, spec, test, reference, thresholds, threads, ima
     row.update(robustness=result, corrupted_s3=result["middle"]["mean"], corrupted_extra_loss=extra,
                robustness_chart=robustness.chart(result, path.parent / f"{path.name}.robustness.png", f"{name}: {path.name}"),
                failures=row["failures"] + found, status="FAIL" if row["failures"] or found else row["status"])
-    say(f"{name}: under camera corruptions severity {result['middle']['severity']} mean {result['middle']['mean']}% "
-        f"(float {reference['middle']['mean']}%); loses {extra:+.2f} points more than float over every corruption")
+    say(f"{name}: under camera corruptions severity {result['middle']['severity']} mean "
+        f"{percent(result['middle']['mean'])} (float {percent(reference['middle']['mean'])}); loses "
+        f"{'+' if extra >= 0 else ''}{points(extra)} points more than float over every corruption")
     return row
 
 
@@ -294,8 +298,8 @@ def _explain_and_recover(name, row, model, spec, calibration, test, float_scores
             "latency_ms": latency_ms(all_int8, spec, inputs)},
         "latency_ms": latency_ms(final, spec, inputs)})
     say(f"{name}: recovered with {', '.join(outcome.chosen.names)} in float ({len(outcome.chosen.nodes)} of "
-        f"{outcome.total_ops} ops): accuracy {recovered['accuracy']}% (all-int8 {row['accuracy']}%), agreement "
-        f"{recovered['agreement']}%")
+        f"{outcome.total_ops} ops): accuracy {percent(recovered['accuracy'])} (all-int8 {percent(row['accuracy'])}), "
+        f"agreement {percent(recovered['agreement'])}")
     return recovered
 
 

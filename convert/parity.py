@@ -1,4 +1,5 @@
-"""Parity of every export against the float Keras model on held-out images: accuracy, drop, top-1 agreement."""
+"""Parity of every export against the float Keras model on held-out images: accuracy, drop, top-1 agreement. The rows
+hold fractions (edge/metrics.py); the thresholds are set as people write them, in points and percent."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from convert.statistics import intervals
-from edge import metrics
+from edge import metrics, robustness
 from edge.errors import UserError
 from edge.postprocess import class_indices
 from edge.spec import ModelSpec, finite_number
@@ -30,6 +31,11 @@ class Thresholds:
     max_mse_increase: float = 10.0  # regression: percent the export's MSE may exceed the float model's
     gate_on: str = "point"  # which figure meets the thresholds: see GATE_ON
     max_robust_drop: float | None = None  # points an export may lose under camera corruptions beyond what float loses
+
+    def stored(self) -> dict:
+        """The thresholds as parity.json stores them: fractions, as its figures."""
+        share = {"max_drop", "min_agreement", "max_mse_increase", "max_robust_drop"}
+        return {k: (v / 100 if k in share and v is not None else v) for k, v in self.__dict__.items()}
 
     def __post_init__(self):
         """UserError for a threshold that is not a finite number in range (NaN would pass every export)."""
@@ -58,22 +64,22 @@ def compare(name: str, scores: np.ndarray, float_scores: np.ndarray, targets: np
     """One row of the parity table; `failures` lists every threshold the export fails."""
     scores, float_scores = _same_head(scores, spec), _same_head(float_scores, spec)
     predicted, float_predicted = class_indices(scores, spec), class_indices(float_scores, spec)
-    accuracy = 100 * metrics.accuracy(predicted, targets)
-    float_accuracy = 100 * metrics.accuracy(float_predicted, targets)
+    accuracy = metrics.accuracy(predicted, targets)
+    float_accuracy = metrics.accuracy(float_predicted, targets)
     row = {
         "format": name,
-        "accuracy": round(accuracy, 2),
-        "drop": round(float_accuracy - accuracy, 2),
-        "agreement": round(100 * metrics.agreement(predicted, float_predicted), 2),
+        "accuracy": metrics.stored(accuracy),
+        "drop": metrics.stored(float_accuracy - accuracy),
+        "agreement": metrics.stored(metrics.agreement(predicted, float_predicted)),
         "disagreements": int(np.sum(predicted != float_predicted)),
         "max_abs_diff": round(float(np.max(np.abs(scores - float_scores))), 4),
         "mean_abs_diff": round(float(np.mean(np.abs(scores - float_scores))), 5),
         "recall": per_class_recall(predicted, targets, spec),
     }
     float_recall = per_class_recall(float_predicted, targets, spec)
-    row["recall_delta"] = {label: round(row["recall"][label] - float_recall[label], 2) for label in float_recall}
+    row["recall_delta"] = {label: metrics.stored(row["recall"][label] - float_recall[label]) for label in float_recall}
     row.update(intervals(predicted == targets, float_predicted == targets, predicted == float_predicted,
-                         thresholds.max_drop))
+                         thresholds.max_drop / 100))
     row["failures"] = failures(row, thresholds)
     return row
 
@@ -85,20 +91,20 @@ def failures(row: dict, thresholds: Thresholds) -> list[str]:
     agreement = row["agreement"] if side is None else row["agreement_ci95"][side[1]]
     what = "" if side is None else f" ({'upper' if side[0] else 'lower'} end of its 95% interval)"
     found = []
-    if drop > thresholds.max_drop:
-        found.append(f"accuracy drop {drop:.2f} points{what} > --max-drop {thresholds.max_drop}")
-    if agreement < thresholds.min_agreement:
+    if drop > metrics.stored(thresholds.max_drop / 100):
+        found.append(f"accuracy drop {metrics.points(drop)} points{what} > --max-drop {thresholds.max_drop}")
+    if agreement < metrics.stored(thresholds.min_agreement / 100):
         what = "" if side is None else f" ({'lower' if side[0] else 'upper'} end of its 95% interval)"
-        found.append(f"agreement {agreement:.2f}%{what} < --min-agreement {thresholds.min_agreement}")
+        found.append(f"agreement {metrics.percent(agreement)}{what} < --min-agreement {thresholds.min_agreement}")
     return found
 
 
 def robust_failures(extra_loss: float, thresholds: Thresholds) -> list[str]:
-    """The --max-robust-drop failure of an export that loses EXTRA_LOSS points under corruption beyond the float
+    """The --max-robust-drop failure of an export that loses EXTRA_LOSS (a fraction) under corruption beyond the float
     model's loss."""
-    if thresholds.max_robust_drop is None or extra_loss <= thresholds.max_robust_drop:
+    if thresholds.max_robust_drop is None or extra_loss <= metrics.stored(thresholds.max_robust_drop / 100):
         return []
-    return [f"loses {extra_loss:.2f} points more than float under camera corruptions > --max-robust-drop "
+    return [f"loses {metrics.points(extra_loss)} points more than float under camera corruptions > --max-robust-drop "
             f"{thresholds.max_robust_drop}"]
 
 
@@ -107,12 +113,12 @@ def compare_regression(name: str, scores: np.ndarray, float_scores: np.ndarray, 
     """One row of the parity table for a regression model: MSE against the targets and its increase over float."""
     scores, float_scores = scores.reshape(len(targets)), float_scores.reshape(len(targets))
     mse, float_mse = metrics.mse(scores, targets), metrics.mse(float_scores, targets)
-    increase = 100 * (mse - float_mse) / max(float_mse, 1e-12)
-    row = {"format": name, "mse": round(mse, 5), "mse_increase": round(increase, 2),
+    increase = (mse - float_mse) / max(float_mse, 1e-12)
+    row = {"format": name, "mse": round(mse, 5), "mse_increase": metrics.stored(increase),
            "max_abs_diff": round(float(np.max(np.abs(scores - float_scores))), 4),
            "mean_abs_diff": round(float(np.mean(np.abs(scores - float_scores))), 5), "failures": []}
-    if increase > thresholds.max_mse_increase:
-        row["failures"].append(f"MSE increase {increase:.2f}% > --max-mse-increase {thresholds.max_mse_increase}")
+    if metrics.stored(increase) > metrics.stored(thresholds.max_mse_increase / 100):
+        row["failures"].append(f"MSE increase {metrics.percent(increase)} > --max-mse-increase {thresholds.max_mse_increase}")
     return row
 
 
@@ -120,15 +126,33 @@ def reference_row(float_scores: np.ndarray, targets: np.ndarray, spec: ModelSpec
     """The float model's own figure: accuracy, or MSE for regression."""
     if spec.task == "regression":
         return {"mse": round(metrics.mse(float_scores, targets), 5)}
-    return {"accuracy": round(100 * metrics.accuracy(class_indices(float_scores, spec), targets), 2)}
+    return {"accuracy": metrics.stored(metrics.accuracy(class_indices(float_scores, spec), targets))}
 
 
 def per_class_recall(predicted: np.ndarray, targets: np.ndarray, spec: ModelSpec) -> dict[str, float]:
-    """Per-class recall in percent."""
-    return {label: round(100 * r, 2) for label, r in metrics.per_class_recall(predicted, targets, spec.labels).items()}
+    return {label: metrics.stored(r) for label, r in metrics.per_class_recall(predicted, targets, spec.labels).items()}
 
 
 ADVICE = ("int8 lost too much: the activations it loses most on are listed above; --recover keeps the fewest of them "
           "in float until the gate passes. Else try more calibration images (--calib-count), calibration images "
           "closer to what the device sees (--calib), --target any for ONNX on x86, or retraining with less extreme "
           "activations (BatchNorm, ReLU6)")
+
+
+ROW_FIGURES = ("accuracy", "drop", "agreement", "corrupted_s3", "corrupted_extra_loss", "mse_increase", "recall",
+               "recall_delta", "drop_ci95", "agreement_ci95")
+
+
+def read_report(report: dict) -> dict:
+    """A parity.json report in fractions, whichever version wrote it (before 0.6: percent and points, no `unit`)."""
+    if report.get("unit") == metrics.UNIT:
+        return report
+
+    def row(old: dict) -> dict:
+        new = {k: v for k, v in metrics.fractions(old, ROW_FIGURES).items() if k != "unit"}
+        return new | ({"robustness": robustness.read(old["robustness"])} if "robustness" in old else {})
+
+    thresholds = metrics.fractions(report.get("thresholds", {}), ("max_drop", "min_agreement", "max_mse_increase",
+                                                                  "max_robust_drop"))
+    return report | {"unit": metrics.UNIT, "rows": [row(r) for r in report["rows"]],
+                     "thresholds": {k: v for k, v in thresholds.items() if k != "unit"}}

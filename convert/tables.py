@@ -1,8 +1,10 @@
 """The parity report as people read it: every column in OUT/parity.md, a form within 100 columns on the terminal.
-Figures are printed in percent (accuracy, agreement, the corrupted mean) and points (drop, extra loss)."""
+parity.json holds fractions; they are printed in percent (accuracy, agreement, the corrupted mean, the MSE increase)
+and points (drop, extra loss)."""
 
 from __future__ import annotations
 
+from edge.metrics import percent, points
 from edge.tables import aligned, markdown
 
 COLUMNS = {
@@ -16,8 +18,8 @@ TERMINAL = {
     "regression": {"format": "format", "size_mb": "MB", "mse": "MSE", "mse_increase": "MSE +%", "max_abs_diff":
                    "max diff", "status": "status"},
 }
-PERCENT = ("accuracy", "agreement", "corrupted_s3")  # parity.json holds these in percent already
-POINTS = ("drop", "corrupted_extra_loss")  # differences of two percentages
+PERCENT = ("accuracy", "agreement", "corrupted_s3", "mse_increase")
+POINTS = ("drop", "corrupted_extra_loss")  # differences of two accuracies
 
 
 def _kind(report: dict) -> str:
@@ -25,8 +27,8 @@ def _kind(report: dict) -> str:
 
 
 def _for_people(row: dict) -> dict:
-    shown = row | {key: f"{row[key]:.2f}%" for key in PERCENT if isinstance(row.get(key), (int, float))}
-    shown |= {key: f"{row[key]:.2f}" for key in POINTS if isinstance(row.get(key), (int, float))}
+    shown = row | {key: percent(row[key]) for key in PERCENT if isinstance(row.get(key), (int, float))}
+    shown |= {key: points(row[key]) for key in POINTS if isinstance(row.get(key), (int, float))}
     return shown | ({"size_mb": round(row["size_mb"], 3)} if isinstance(row.get("size_mb"), float) else {})
 
 

@@ -1,6 +1,8 @@
-"""Accuracy, agreement, per-class recall and MSE, computed once, in one unit: fractions (0..1), unrounded. Where
-people read them (every command's terminal output, reports, Markdown tables) they are printed in percent, by
-`percent`; JSON lines and edge-bench's files keep fractions."""
+"""Accuracy, agreement, per-class recall and MSE, computed once, in one unit: fractions (0..1). Every file the
+toolkit writes stores them so (metrics.json, parity.json and its robustness blocks, the spec's parity figures,
+edge-bench's files, JSON lines), differences too (a drop of 0.01 is one point), marked `"unit": "fraction"` where a
+block of them is stored; where people read them (terminal output, reports, Markdown tables) they are printed in
+percent by `percent` and `points`. `fractions` reads a block written before 0.6, in percent, as fractions."""
 
 from __future__ import annotations
 
@@ -31,6 +33,35 @@ def percentiles(values, quantiles) -> list[float]:
 def mse(values: np.ndarray, targets: np.ndarray) -> float:
     """Mean squared error of VALUES (any shape with one value per target) against TARGETS."""
     return float(np.mean((np.asarray(values).reshape(len(targets)) - targets) ** 2))
+
+
+UNIT = "fraction"  # the `unit` entry of a stored block of figures
+
+
+def stored(fraction: float) -> float:
+    """A fraction as files store it: rounded to 6 places (a hundredth of a point), so that 0.86 - 0.85 is 0.01."""
+    return round(float(fraction), 6)
+
+
+def fractions(block, keys):
+    """BLOCK (a dict of figures) with KEYS in fractions: a block without `"unit": "fraction"` was written before 0.6,
+    in percent and points. A key may hold a number, or a dict or list of numbers."""
+    if not isinstance(block, dict) or block.get("unit") == UNIT:
+        return block
+
+    def old(value):
+        if isinstance(value, dict):
+            return {k: old(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [old(v) for v in value]
+        return stored(value / 100) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+    return block | {key: old(block[key]) for key in keys if key in block} | {"unit": UNIT}
+
+
+def points(fraction: float | None) -> str:
+    """A difference of two fractions as people read it, in points: 0.0123 -> '1.23' ('' for None)."""
+    return "" if fraction is None else f"{100 * fraction:.2f}"
 
 
 def percent(fraction: float | None) -> str:

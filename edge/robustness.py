@@ -1,7 +1,7 @@
 """Accuracy under camera corruptions (edge/corruptions.py): a fixed, seeded sample of the test examples, each
 corrupted by every family at a few severities, classified by any predict function (a Keras model in `train`, each
 export's runner in `convert quantize`). The same seed gives the same corrupted images, so two models' figures are
-paired. Accuracies in percent."""
+paired. Accuracies and drops in fractions (edge/metrics.py); `read` takes a block written before 0.6, in percent."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def evaluate(predict: Callable[[np.ndarray], np.ndarray], pixels, targets: np.nd
             if len(sample) > BATCH and count < BATCH:  # one batch size throughout: a Keras model traces once
                 batch = np.concatenate([batch, np.repeat(batch[-1:], BATCH - count, axis=0)])
             predicted.append(class_indices(np.asarray(predict(normalize(batch, spec)))[:count], spec))
-        return round(100 * metrics.accuracy(np.concatenate(predicted), truth), 2)
+        return metrics.stored(metrics.accuracy(np.concatenate(predicted), truth))
 
     names = families(spec.channels)
     table = {family: [accuracy(family, severity) for severity in severities] for family in names}
@@ -63,30 +63,47 @@ def summary(clean: float, table: dict[str, list[float]], severities: list[int], 
     """The report: CLEAN accuracy, TABLE (family -> accuracy at each of SEVERITIES), the mean and the worst family
     at each severity, and the figures at the middle one."""
     columns = np.array(list(table.values()))
-    means = [round(float(m), 2) for m in columns.mean(axis=0)]
+    means = [metrics.stored(m) for m in columns.mean(axis=0)]
     worst = [min(table, key=lambda family: table[family][i]) for i in range(len(severities))]
     middle = severities.index(MIDDLE) if MIDDLE in severities else len(severities) // 2
-    return {"images": images, "seed": seed, "severities": severities, "clean": clean, "accuracy": table,
-            "mean": means, "worst": [{"family": f, "accuracy": table[f][i]} for i, f in enumerate(worst)],
-            "middle": {"severity": severities[middle], "mean": means[middle], "mean_drop": round(clean - means[middle], 2),
-                       "worst_family": worst[middle], "worst_drop": round(clean - table[worst[middle]][middle], 2)},
-            "corrupted_mean": round(float(columns.mean()), 2)}
+    return {"unit": metrics.UNIT, "images": images, "seed": seed, "severities": severities, "clean": clean,
+            "accuracy": table, "mean": means, "worst": [{"family": f, "accuracy": table[f][i]} for i, f in enumerate(worst)],
+            "middle": {"severity": severities[middle], "mean": means[middle],
+                       "mean_drop": metrics.stored(clean - means[middle]), "worst_family": worst[middle],
+                       "worst_drop": metrics.stored(clean - table[worst[middle]][middle])},
+            "corrupted_mean": metrics.stored(columns.mean())}
+
+
+def read(result: dict) -> dict:
+    """A stored report in fractions, whichever version wrote it (before 0.6: percent and points, no `unit`)."""
+    if not isinstance(result, dict) or "clean" not in result or result.get("unit") == metrics.UNIT:
+        return result
+
+    def old(value: float) -> float:
+        return metrics.stored(value / 100)
+
+    return result | {"unit": metrics.UNIT, "clean": old(result["clean"]), "corrupted_mean": old(result["corrupted_mean"]),
+                     "accuracy": {family: [old(v) for v in values] for family, values in result["accuracy"].items()},
+                     "mean": [old(v) for v in result["mean"]],
+                     "worst": [worst | {"accuracy": old(worst["accuracy"])} for worst in result["worst"]],
+                     "middle": result["middle"] | {k: old(result["middle"][k]) for k in ("mean", "mean_drop", "worst_drop")}}
 
 
 def extra_loss(export: dict, reference: dict) -> float:
-    """Points EXPORT loses under corruption (clean minus the mean over every family and severity) beyond what
-    REFERENCE, the float model on the same corrupted images, loses."""
-    return round((export["clean"] - export["corrupted_mean"]) - (reference["clean"] - reference["corrupted_mean"]), 2)
+    """What EXPORT loses under corruption (clean minus the mean over every family and severity) beyond what
+    REFERENCE, the float model on the same corrupted images, loses (a fraction: 0.01 is one point)."""
+    return metrics.stored((export["clean"] - export["corrupted_mean"]) - (reference["clean"] - reference["corrupted_mean"]))
 
 
 def markdown_table(result: dict) -> str:
-    """Family by severity, the clean accuracy first and the mean last."""
+    """Family by severity in percent, the clean accuracy first and the mean last."""
     severities = result["severities"]
     header = "| corruption | clean | " + " | ".join(f"severity {s}" for s in severities) + " |"
     lines = [header, "|" + "---|" * (len(severities) + 2)]
     for family, values in result["accuracy"].items():
-        lines.append(f"| {family} | {result['clean']:.2f} | " + " | ".join(f"{v:.2f}" for v in values) + " |")
-    lines.append(f"| **mean** | {result['clean']:.2f} | " + " | ".join(f"**{v:.2f}**" for v in result["mean"]) + " |")
+        lines.append(f"| {family} | {100 * result['clean']:.2f} | " + " | ".join(f"{100 * v:.2f}" for v in values) + " |")
+    lines.append(f"| **mean** | {100 * result['clean']:.2f} | "
+                 + " | ".join(f"**{100 * v:.2f}**" for v in result["mean"]) + " |")
     return "\n".join(lines)
 
 
@@ -103,8 +120,8 @@ def chart(result: dict, path, title: str) -> str:
     severities = [0] + list(result["severities"])
     figure, axis = plt.subplots(figsize=(7, 4.2))
     for family, values in result["accuracy"].items():
-        axis.plot(severities, [result["clean"]] + values, marker="o", lw=1.2, label=family)
-    axis.plot(severities, [result["clean"]] + result["mean"], "k-", lw=3, label="mean")
+        axis.plot(severities, [100 * v for v in [result["clean"]] + values], marker="o", lw=1.2, label=family)
+    axis.plot(severities, [100 * v for v in [result["clean"]] + result["mean"]], "k-", lw=3, label="mean")
     axis.set_xticks(severities, ["clean"] + [str(s) for s in result["severities"]])
     axis.set_xlabel("severity")
     axis.set_ylabel("accuracy (%)")

@@ -7,6 +7,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from edge.errors import UserError
+from edge.metrics import fractions
 
 TASKS = ("binary", "multiclass", "regression")
 COLOR_ORDERS = ("rgb", "bgr", "gray", "none")  # "none": raw arrays (e.g. 4-channel elevation tiles), not photos
@@ -46,7 +47,10 @@ class Provenance:
             return cls()
         kinds = {f.name: dict if f.name in ("export_options", "parity") else list if f.name == "float_layers" else str
                  for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in kinds and isinstance(v, kinds[k])})
+        known = {k: v for k, v in data.items() if k in kinds and isinstance(v, kinds[k])}
+        if known.get("parity"):  # before 0.6 in percent and points
+            known["parity"] = fractions(known["parity"], ("accuracy", "drop", "agreement", "mse_increase"))
+        return cls(**known)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,12 @@ def _cell(value) -> str:
     return "" if value is None else str(value)
 
 
-def markdown(rows: list[dict], columns: list[str]) -> str:
+def markdown(rows: list[dict], columns: list[str], percent: tuple[str, ...] = ()) -> str:
+    """ROWS as a Markdown table of COLUMNS; the PERCENT keys hold fractions, shown in percent."""
+    from edge.metrics import percent as in_percent
+
+    rows = [row | {key: in_percent(row[key]) for key in percent if isinstance(row.get(key), (int, float))}
+            for row in rows]
     lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
     lines += ["| " + " | ".join(_cell(row.get(c)) for c in columns) + " |" for row in rows]
     return "\n".join(lines)

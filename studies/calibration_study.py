@@ -17,6 +17,7 @@ from convert import examples, onnx_export, tflite_export
 from convert.parity import Thresholds, compare
 from edge import runtime
 from edge.atomic import write_text
+from edge.metrics import points
 from edge.tables import markdown
 from keras_io import archive
 
@@ -59,7 +60,8 @@ def study(
     result = {"model": str(model_path), "data": str(data), "images": len(test), "machine": describe(), "rows": rows}
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text(out.with_suffix(".json"), json.dumps(result, indent=2))
-    table = markdown(rows, ["export", "calibration_images", "accuracy", "drop", "agreement", "disagreements", "export_s"])
+    table = markdown([row | {"drop": points(row["drop"])} for row in rows], ["export", "calibration_images", "accuracy",
+                     "drop", "agreement", "disagreements", "export_s"], percent=("accuracy", "agreement"))
     write_text(out.with_suffix(".md"), f"int8 parity on {len(test)} images of {data} against calibration size.\n\n{table}\n")
     typer.echo(table)
 

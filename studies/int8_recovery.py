@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.processes import write_results  # noqa: E402
 from convert.export import Int8Failures, quantize  # noqa: E402
-from convert.parity import Thresholds  # noqa: E402
+from convert.parity import Thresholds, read_report  # noqa: E402
 from edge.tables import markdown  # noqa: E402
 from tests import generated  # noqa: E402
 
@@ -58,14 +58,14 @@ def main(reports: List[Path] = typer.Argument(None, help="parity.json files of r
                           calib=root / "train", failures=Int8Failures(recover=True))
     rows = rows_of(report, "planted CNN (generated shapes, 90 test images)")
     for path in reports or []:
-        report = json.loads(path.read_text())
+        report = read_report(json.loads(path.read_text()))
         rows += rows_of(report, f"{Path(report['model']).name} ({report['images']} test images, "
                                 f"{report['calibration_images']} calibration)")
     columns = ["model", "export", "accuracy", "agreement", "size_mb", "latency_ms_1", "latency_ms_2", "float_layers",
                "float_ops"]
     text = ("`convert quantize --recover`: each failing int8 export beside the one that keeps the fewest activations "
             "in float and passes the gate; latency: median ms per image, 1 and 2 threads.\n\n"
-            + markdown(rows, columns) + "\n")
+            + markdown(rows, columns, percent=("accuracy", "agreement")) + "\n")
     print(write_results(out, {"rows": rows}, text))
 
 

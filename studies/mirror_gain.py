@@ -11,6 +11,7 @@ import json
 import tempfile
 from pathlib import Path
 
+from edge import metrics
 from edge.atomic import write_text
 from edge.tables import markdown
 
@@ -30,7 +31,7 @@ def measure(run: Path) -> dict:
         for name, variant in (("plain", model), ("mirrored", mirror_averaged(model))):
             scores = test.scores(variant.predict_on_batch, size=1000)
             result = export_and_check("tflite_int8", variant, spec, calibration, test, scores, Thresholds(), Path(out), name, None, Path(out))
-            row |= {f"{name}_float": round(100 * float((scores.argmax(1) == test.targets).mean()), 2),
+            row |= {f"{name}_float": metrics.stored((scores.argmax(1) == test.targets).mean()),
                     f"{name}_int8": result["accuracy"], f"{name}_bytes": int(round(result["size_mb"] * 1e6))}
     return row
 
@@ -41,7 +42,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="writes OUT.md and OUT.json")
     args = parser.parse_args()
     rows = [measure(run) for run in args.runs]
-    table = markdown(rows, list(rows[0]))
+    table = markdown(rows, list(rows[0]), percent=tuple(k for k in rows[0] if k.endswith(("_float", "_int8"))))
     write_text(args.out.with_suffix(".md"), table + "\n")
     write_text(args.out.with_suffix(".json"), json.dumps(rows, indent=2))
     print(table)

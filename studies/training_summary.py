@@ -13,7 +13,9 @@ from typing import List
 import numpy as np
 import typer
 
+from convert.parity import read_report
 from edge.atomic import write_text
+from edge.metrics import percent
 from edge.tables import markdown
 
 REFERENCES = {  # (recipe, model or backbone): the reference project's figure
@@ -27,16 +29,24 @@ REFERENCES = {  # (recipe, model or backbone): the reference project's figure
 }
 
 
-def _figure(row: dict | None, regression: bool) -> str:
+def _figure(row: dict | None, regression: bool) -> float | None:
+    """The export's MSE or accuracy (a fraction)."""
     if not row:
-        return ""
-    return f"{row['mse']:.4f}" if regression else f"{row['accuracy']:.2f}%"
+        return None
+    return row["mse"] if regression else row["accuracy"]
+
+
+def _shown(row: dict) -> dict:
+    """ROW as the table shows it: accuracies in percent, MSE to 4 places."""
+    regression = row["regression"]
+    return row | {key: (f"MSE {row[key]:.4f}" if regression else percent(row[key])) if row[key] is not None else ""
+                  for key in ("float", "train", "tflite_int8", "onnx_int8")}
 
 
 def summarise(run: Path) -> dict:
     metrics = json.loads((run / "metrics.json").read_text())
     parity_path = run / "models" / "parity.json"
-    parity = json.loads(parity_path.read_text()) if parity_path.is_file() else {"rows": []}
+    parity = read_report(json.loads(parity_path.read_text())) if parity_path.is_file() else {"rows": []}
     rows = {row["format"]: row for row in parity["rows"]}
     settings = metrics["settings"]
     model = settings.get("model") or settings["architecture"]  # run folders of 0.1.0 call it architecture
@@ -50,9 +60,9 @@ def summarise(run: Path) -> dict:
     int8 = rows.get("tflite_int8")
     return {
         "recipe": metrics["recipe"], "model": model, "reference": REFERENCES.get((metrics["recipe"], model), ""),
-        "float": f"MSE {test['mse']:.4f}" if regression else f"{100 * test['accuracy']:.2f}%",
+        "regression": regression, "float": test["mse"] if regression else test["accuracy"],
         "cv": f"{metrics['folds']['mean']} ± {metrics['folds']['std']}" if metrics.get("folds") else "",
-        "train": f"{100 * metrics['train']['accuracy']:.2f}%" if not regression else f"MSE {metrics['train']['mse']:.4f}",
+        "train": metrics["train"]["mse"] if regression else metrics["train"]["accuracy"],
         "tflite_int8": _figure(int8, regression), "onnx_int8": _figure(rows.get("onnx_int8"), regression),
         "int8_kb": round(int8["size_mb"] * 1000, 1) if int8 else None,
         "parameters": metrics.get("parameters"), "epochs": ", ".join(spans),
@@ -65,7 +75,7 @@ def main(runs: List[Path] = typer.Argument(..., help="Run folders written by `tr
     rows = [summarise(run) for run in runs]
     columns = ["recipe", "model", "reference", "float", "tflite_int8", "onnx_int8", "cv", "train", "examples", "int8_kb",
                "parameters", "epochs", "minutes"]
-    table = markdown(rows, columns)
+    table = markdown([_shown(row) for row in rows], columns)
     write_text(out.with_suffix(".json"), json.dumps(rows, indent=2))
     write_text(out.with_suffix(".md"), "Test figures of each recipe on this machine (2 cores); epochs as count x median "
                f"seconds per epoch.\n\n{table}\n")

@@ -67,15 +67,12 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(items):
-    """`edge` for every test under tests/edge/."""
+    """`edge` for every test under tests/edge/; a test that uses the trained model must be marked slow."""
     for item in items:
         if EDGE_TESTS in item.path.parents:
             item.add_marker(pytest.mark.edge)
-
-
-def _slow_only(request) -> None:
-    if request.node.get_closest_marker("slow") is None:
-        raise pytest.UsageError(f"{request.node.nodeid} trains or converts: mark it @pytest.mark.slow")
+        if {"trained", "exported"} & set(getattr(item, "fixturenames", ())) and not item.get_closest_marker("slow"):
+            raise pytest.UsageError(f"{item.nodeid} uses the trained model: mark it @pytest.mark.slow")
 
 
 @pytest.fixture(scope="session")
@@ -95,22 +92,9 @@ def device_models(tmp_path_factory) -> tuple[Path, dict]:
     return folder, json.loads((folder / "parity.json").read_text())
 
 
-@pytest.fixture
-def trained(request) -> Path:
-    """A base CNN trained for a few epochs at 48x48 on the sample (about 20 s on 2 cores), for slow tests."""
-    _slow_only(request)
-    return request.getfixturevalue("_trained")
-
-
-@pytest.fixture
-def exported(request) -> tuple[Path, dict]:
-    """(folder of exports in every format, parity report) of `trained`, for slow tests."""
-    _slow_only(request)
-    return request.getfixturevalue("_exported")
-
-
 @pytest.fixture(scope="session")
-def _trained(tmp_path_factory, cli) -> Path:
+def trained(tmp_path_factory, cli) -> Path:
+    """A base CNN trained for a few epochs at 48x48 on the sample (about 20 s on 2 cores), for slow tests."""
     from train.cli import app
 
     run = tmp_path_factory.mktemp("train") / "muffins"
@@ -121,12 +105,13 @@ def _trained(tmp_path_factory, cli) -> Path:
 
 
 @pytest.fixture(scope="session")
-def _exported(_trained, tmp_path_factory, cli) -> tuple[Path, dict]:
+def exported(trained, tmp_path_factory, cli) -> tuple[Path, dict]:
+    """(folder of exports in every format, parity report) of `trained`, for slow tests."""
     from convert.cli import app
     from edge.formats import FORMATS
 
     out_dir = tmp_path_factory.mktemp("models")
-    result = cli.invoke(app, ["quantize", str(_trained), "--data", str(SAMPLE / "test"), "--out-dir", str(out_dir),
+    result = cli.invoke(app, ["quantize", str(trained), "--data", str(SAMPLE / "test"), "--out-dir", str(out_dir),
                               "--formats", ",".join(FORMATS)])
     assert result.exit_code == 0, result.output
     return out_dir, json.loads((out_dir / "parity.json").read_text())

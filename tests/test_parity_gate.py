@@ -52,8 +52,8 @@ def test_int8_drift_exits_1_with_advice(cli, outlier, tmp_path):
     report = json.loads((out_dir / "parity.json").read_text())
     rows = {row["format"]: row for row in report["rows"]}
     assert not report["passed"]
-    assert rows["tflite_int8"]["status"] == "FAIL" and rows["tflite_int8"]["agreement"] < 98.0
-    assert rows["onnx"]["status"] == "ok" and rows["onnx"]["agreement"] == 100.0
+    assert rows["tflite_int8"]["status"] == "FAIL" and rows["tflite_int8"]["agreement"] < 0.98
+    assert rows["onnx"]["status"] == "ok" and rows["onnx"]["agreement"] == 1.0
     assert rows["onnx"]["disagreement_sheet"] is None
     sheet = cv2.imread(str(out_dir / rows["tflite_int8"]["disagreement_sheet"]))
     tiles = min(64, rows["tflite_int8"]["disagreements"])
@@ -67,8 +67,8 @@ def test_thresholds_from_a_config_file_flags_win(cli, outlier, tmp_path):
     loose = _quantize(cli, outlier, tmp_path / "a", "--formats", "tflite_int8", "--config", str(config), "--json")
     assert loose.exit_code == 0, loose.output
     report = json.loads(loose.stdout)
-    assert report["passed"] and report["thresholds"] == {"max_drop": 100.0, "min_agreement": 0.0, "max_mse_increase": 10.0,
-                                                      "gate_on": "point", "max_robust_drop": 100.0}
+    assert report["passed"] and report["thresholds"] == {"max_drop": 1.0, "min_agreement": 0.0, "max_mse_increase": 0.1,
+                                                      "gate_on": "point", "max_robust_drop": 1.0}, "fractions, as the figures"
     strict = _quantize(cli, outlier, tmp_path / "b", "--formats", "tflite_int8", "--config", str(config),
                        "--min-agreement", "50")
     assert strict.exit_code == 1 and "< --min-agreement 50.0" in strict.stderr

@@ -48,8 +48,8 @@ def test_bench_a_folder_of_exports_with_the_keras_reference(exported, trained, c
     assert keras_row["format"] == "keras" and keras_row["runtime"].startswith("keras ") and keras_row["median_ms"] > 0
     accuracy = {row["format"]: row["accuracy"] for row in parity["rows"]}
     float_accuracy = next(row["accuracy"] for row in parity["rows"] if row["format"].startswith("keras"))
-    assert 100 * keras_row["accuracy"] == pytest.approx(float_accuracy) and keras_row["agreement"] == 1.0
-    assert 100 * rows[1]["accuracy"] == pytest.approx(accuracy["tflite_int8"]) and rows[1]["reference"] == "muffins.keras"
+    assert keras_row["accuracy"] == pytest.approx(float_accuracy) and keras_row["agreement"] == 1.0
+    assert rows[1]["accuracy"] == pytest.approx(accuracy["tflite_int8"]) and rows[1]["reference"] == "muffins.keras"
 
 
 def test_tflite_falls_back_to_tf_lite_and_says_so(exported):
@@ -60,7 +60,7 @@ def test_tflite_falls_back_to_tf_lite_and_says_so(exported):
     summary = json.loads(result.stdout.splitlines()[-1])["summary"]
     assert summary["runtime"].startswith("tensorflow ") and summary["runtime"].endswith("tf.lite")
     parity = {row["format"]: row["accuracy"] for row in report["rows"]}
-    assert 100 * summary["accuracy"] == parity["tflite_int8"]
+    assert summary["accuracy"] == pytest.approx(parity["tflite_int8"])
 
 
 def test_the_parity_table_fits_a_terminal_and_parity_md_has_every_column(exported):

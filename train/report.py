@@ -10,6 +10,7 @@ import numpy as np
 from edge import robustness
 from edge.atomic import atomic_path, write_text
 from edge.errors import UserError
+from edge.metrics import percent, points
 from edge.postprocess import class_indices
 from edge.spec import ModelSpec
 from edge.tables import markdown
@@ -92,10 +93,10 @@ def misclassified(pixels: np.ndarray, true: np.ndarray, predicted: np.ndarray, l
 def scatter_views(views: dict, targets: np.ndarray, labels: list[str], path: Path) -> None:
     plt = _pyplot()
     figure, axes = plt.subplots(1, len(views), figsize=(5 * len(views), 4.4), squeeze=False)
-    for axis, (name, points) in zip(axes.flat, views.items()):
+    for axis, (name, projected) in zip(axes.flat, views.items()):
         for index, label in enumerate(labels):
             mask = targets == index
-            axis.scatter(points[mask, 0], points[mask, 1], s=6, label=label, alpha=0.7)
+            axis.scatter(projected[mask, 0], projected[mask, 1], s=6, label=label, alpha=0.7)
         axis.set_title(f"{name} of penultimate features")
         axis.set_xticks([])
         axis.set_yticks([])
@@ -202,14 +203,15 @@ def _robustness(folder: Path, result: dict | None) -> list[str]:
         return []
     if "not_measured" in result:
         return ["## Under camera corruptions", "", f"Not measured: {result['not_measured']}.", ""]
+    result = robustness.read(result)
     middle = result["middle"]
     chart = robustness.chart(result, folder / "robustness.png", "accuracy under camera corruptions")
     return ["## Under camera corruptions", "",
             f"{result['images']} test images (the same share from every class, seed {result['seed']}), each corrupted "
             f"by every family (edge/corruptions.py) at severities {', '.join(map(str, result['severities']))}. At "
-            f"severity {middle['severity']} the mean over the {len(result['accuracy'])} families is **{middle['mean']}%** "
-            f"({middle['mean_drop']} points below clean); the worst is {middle['worst_family']}, {middle['worst_drop']} "
-            "points below.", "", robustness.markdown_table(result), "", f"![accuracy under corruption]({chart})", ""]
+            f"severity {middle['severity']} the mean over the {len(result['accuracy'])} families is "
+            f"**{percent(middle['mean'])}** ({points(middle['mean_drop'])} points below clean); the worst is "
+            f"{middle['worst_family']}, {points(middle['worst_drop'])} points below.", "", robustness.markdown_table(result), "", f"![accuracy under corruption]({chart})", ""]
 
 
 def write(folder: Path) -> Path:

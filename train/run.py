@@ -16,6 +16,7 @@ import numpy as np
 from edge import robustness
 from edge.atomic import staged_folder, write_text
 from edge.errors import UserError
+from edge.metrics import percent, points
 from keras_io import archive
 from train import distribute, end_to_end, evaluation, preflight, transfer
 from train.config import TrainConfig, config_fields, resolve
@@ -60,8 +61,8 @@ def _robustness(data: Dataset, config: TrainConfig, trained: Trained) -> dict:
     result = robustness.evaluate(trained.model.predict_on_batch, data.test_x, data.test_y, data.spec, config.robustness)
     middle = result["middle"]
     print(f"under camera corruptions ({result['images']} test images, {time.perf_counter() - started:.0f} s): severity "
-          f"{middle['severity']} mean {middle['mean']}% (clean {result['clean']}%), worst {middle['worst_family']} "
-          f"{middle['worst_drop']} points below clean")
+          f"{middle['severity']} mean {percent(middle['mean'])} (clean {percent(result['clean'])}), worst "
+          f"{middle['worst_family']} {points(middle['worst_drop'])} points below clean")
     return result
 
 

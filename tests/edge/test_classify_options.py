@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import cv2
+import pytest
 
 from edge.preprocess import read_image
 from tests.conftest import REPO, SAMPLE
@@ -26,7 +27,7 @@ def test_model_without_spec_needs_flags_then_runs(device_models, cli, tmp_path):
     assert result.exit_code == 0, result.output
     accuracy = json.loads(result.stdout.splitlines()[-1])["summary"]["accuracy"]
     parity = {row["format"]: row["accuracy"] for row in device_models[1]["rows"]}
-    assert 100 * accuracy == parity["tflite_fp32"]
+    assert accuracy == pytest.approx(parity["tflite_fp32"]), "fractions in both files"
 
 
 def test_a_spec_that_does_not_fit_the_model_is_refused_at_load(device_models, cli, tmp_path):

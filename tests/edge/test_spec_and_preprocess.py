@@ -45,8 +45,11 @@ def test_int8_input_ties_round_the_same_way():
 
 
 def test_spec_json_round_trip_and_validation():
-    recorded = SPEC.with_provenance(recipe="muffins", parity={"accuracy": 0.9})
+    recorded = SPEC.with_provenance(recipe="muffins", parity={"accuracy": 0.9, "drop": 0.01, "unit": "fraction"})
     assert ModelSpec.from_json(recorded.to_json()) == recorded
+    before_0_6 = SPEC.with_provenance(parity={"accuracy": 90.0, "drop": 1.0, "agreement": 99.5})  # in percent and points
+    assert ModelSpec.from_json(before_0_6.to_json()).provenance.parity == {"accuracy": 0.9, "drop": 0.01,
+                                                                           "agreement": 0.995, "unit": "fraction"}
     legacy = json.loads(SPEC.to_json())  # a model file from 0.1.0: provenance as an untyped `extra` dict
     del legacy["provenance"]
     legacy["extra"] = {"recipe": "muffins", "architecture": "edge_cnn", "train_data": "photos/train"}
