@@ -33,14 +33,13 @@ from edge.atomic import writable_folder, write_text
 from edge.console import add_command, command_app, user_errors, version_option
 from edge.errors import UserError
 from edge.folders import any_images, class_folder, held_out, read_xy
-from edge.formats import FORMATS
+from edge.formats import FORMATS, endings, exports_in
 from edge.metrics import percent
-from edge.native import info_lines_dropped
 from edge.postprocess import class_indices
-from edge.preprocess import normalize, prepare, read_image, to_pixels
+from edge.preprocess import normalize, prepare, read_image
+from edge.latency import device_call, device_input, millis
 from edge.progress import progress
 from edge.tables import aligned, markdown
-from edge.tflite_runner import tflite_interpreter_class
 
 app = command_app(__doc__, invoke_without_command=True)
 
@@ -51,7 +50,6 @@ TERMINAL = {"model": "model", "threads": "threads", "median_ms": "median ms", "p
             "status": "status"}  # the terminal's table, within 100 columns; the files have every column
 PERCENT = ("accuracy", "agreement")  # fractions in the JSON and CSV, percent where people read them
 ROUNDS = 5
-REFERENCE_FORMATS = ("keras", "tflite_fp32", "onnx")  # float models, the reference for agreement unless --reference says
 
 
 @dataclass
@@ -104,27 +102,9 @@ def _timing_images(data: Optional[Path], images: Optional[Path], limit: int, cor
     return [corruption(photo, index) for index, photo in enumerate(photos)] if corruption else photos
 
 
-def _is_photo(frame: np.ndarray, spec) -> bool:
-    return frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3 and spec.color_order != "none" \
-        and frame.shape != spec.input_shape
-
-
-def _device_input(frame: np.ndarray, spec) -> np.ndarray:
-    """What a frame is when the timed call starts: a photo as uint8 model pixels (resized, colour-converted), as
-    edge-classify holds it before inference; uint8 rows of an .npz as they are; other raw examples (e.g. elevation
-    tiles) as their float model input."""
-    if _is_photo(frame, spec):
-        return to_pixels(frame, spec)[None]
-    return frame[None] if frame.dtype == np.uint8 else normalize(frame[None], spec)
-
-
-def _device_call(runner) -> Callable[[np.ndarray], object]:
-    """What edge-classify runs per frame: uint8 pixels -> the model's input tensor (a table lookup for int8 inputs)
-    -> invoke -> float scores. Raw float examples go through predict."""
-    def call(x: np.ndarray):
-        return runner.run(runner.input_from_pixels(x)) if x.dtype == np.uint8 else runner.predict(x)
-
-    return call
+def _float_reference(name: str | None) -> bool:
+    """Whether rows of format NAME are what agreement is measured against: the .keras model, or a float export."""
+    return name == "keras" or (name in FORMATS and FORMATS[name].reference)
 
 
 def model_files(paths: list[Path]) -> list[Path]:
@@ -138,9 +118,9 @@ def model_files(paths: list[Path]) -> list[Path]:
         if not path.is_dir():
             files.append(path)
             continue
-        found = [p for p in sorted(path.iterdir()) if p.is_file() and (p.suffix in (".keras", ".tflite", ".onnx"))]
+        found = sorted(path.glob("*.keras")) + exports_in(path)
         if not found:
-            raise UserError(f"--model {path}: folder holds no .keras, .tflite or .onnx files")
+            raise UserError(f"--model {path}: folder holds no .keras file and no export ({endings()})")
         rank = lambda p: max((i for i, suffix in enumerate(order) if p.name.endswith(suffix)), default=0)  # noqa: E731
         files += sorted(found, key=lambda p: (p.name.split(".")[0], rank(p)))
     return files
@@ -161,10 +141,10 @@ def _load(path: Path, threads: int, frames: list[np.ndarray], warmup: int, direc
     rss_before, started = rss_mb(), time.perf_counter()
     runner = _open(path, threads)
     load_ms = (time.perf_counter() - started) * 1000
-    costs, inputs, call = [], [], _device_call(runner)
+    costs, inputs, call = [], [], device_call(runner)
     for frame in frames:
         t0 = time.perf_counter()
-        inputs.append(_device_input(frame, runner.spec))
+        inputs.append(device_input(frame, runner.spec))
         costs.append((time.perf_counter() - t0) * 1000)
     for i in range(warmup):
         call(inputs[i % len(inputs)])
@@ -176,33 +156,23 @@ def _load(path: Path, threads: int, frames: list[np.ndarray], warmup: int, direc
     if getattr(runner, "threads", threads) != threads:  # TensorFlow fixes its thread pool once per process
         row["status"] = f"ok (TensorFlow kept {runner.threads} threads)"
     subjects = [Subject(row, call, inputs, runner)]
-    if direct and runner.format.runtime == "tflite":
-        subjects.append(_direct_subject(path, threads, [runner.input_from_pixels(x) if x.dtype == np.uint8 else x
-                                                        for x in inputs], warmup, row))
+    if direct and hasattr(runner, "bare"):
+        subjects.append(_direct_subject(runner, [runner.input_from_pixels(x) if x.dtype == np.uint8 else x
+                                                 for x in inputs], warmup, row))
     return subjects
 
 
-def _direct_subject(path: Path, threads: int, inputs: list[np.ndarray], warmup: int, row: dict) -> Subject:
-    """The stock interpreter invoked by hand on tensors already in its input type: the floor our runner is measured
-    against (INPUTS: the runner's input tensors, or float inputs to quantise once here)."""
-    interpreter_class, name = tflite_interpreter_class()
-    with info_lines_dropped():
-        interpreter = interpreter_class(model_path=str(path), num_threads=threads)
-        interpreter.allocate_tensors()
-    source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+def _direct_subject(runner, inputs: list[np.ndarray], warmup: int, row: dict) -> Subject:
+    """RUNNER's stock interpreter invoked by hand on tensors already in its input type: the floor our runner is
+    measured against (INPUTS: the runner's input tensors, or float inputs to quantise once here)."""
+    name, call, source = runner.bare()
     if source["dtype"] in (np.int8, np.uint8):
         inputs = [x if x.dtype == source["dtype"] else runtime.quantize(x, *source["quantization"], source["dtype"])
                   for x in inputs]
-
-    def call(x):
-        interpreter.set_tensor(source["index"], x)
-        interpreter.invoke()
-        return interpreter.get_tensor(target["index"])
-
     for i in range(warmup):
         call(inputs[i % len(inputs)])
     direct_row = {k: row[k] for k in ("model", "format", "threads", "size_mb")}
-    direct_row.update(runtime=f"{name} direct", status="ok")
+    direct_row.update(runtime=name, status="ok")
     return Subject(direct_row, call, inputs)
 
 
@@ -214,9 +184,7 @@ def _time(subjects: list[Subject], runs: int, seconds: Optional[float]) -> bool:
             for subject in subjects:
                 for i in range(per_round):
                     x = subject.inputs[(len(subject.times) + i) % len(subject.inputs)]
-                    t0 = time.perf_counter()
-                    subject.call(x)
-                    subject.times.append((time.perf_counter() - t0) * 1000)
+                    subject.times.append(millis(subject.call, x))
             if seconds is not None and time.perf_counter() - started > seconds:
                 return False
     except KeyboardInterrupt:
@@ -273,7 +241,7 @@ def _accuracy_and_agreement(subjects: list[Subject], data: Path, reference: Opti
             subject.row["mse"] = round(metrics.mse(predicted, targets), 4)
         else:
             subject.row["accuracy"] = round(metrics.accuracy(predicted, targets), 4)
-    names = [reference.name] if reference else [s.row["model"] for s in subjects if s.row.get("format") in REFERENCE_FORMATS]
+    names = [reference.name] if reference else [s.row["model"] for s in subjects if _float_reference(s.row.get("format"))]
     reference_name = next((n for n in names if n in predictions), None)
     for subject in subjects:
         if "accuracy" in subject.row and reference_name:

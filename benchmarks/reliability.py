@@ -30,6 +30,7 @@ import typer
 from benchmarks.processes import write_results
 from edge.errors import UserError
 from edge.folders import any_images
+from edge.formats import exports_in
 from edge.preprocess import read_image
 from edge.tables import markdown
 
@@ -95,7 +96,7 @@ def _final_files_load(out_dir: Path) -> tuple[int, list[str]]:
     from edge import runtime
 
     good, bad = 0, []
-    for path in sorted(p for p in out_dir.iterdir() if p.suffix in (".tflite", ".onnx") and not p.name.startswith(".")):
+    for path in exports_in(out_dir):
         try:
             good += runtime.load(path, 1).spec is not None
         except UserError as exc:

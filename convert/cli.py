@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect as inspect_module
 import json
 import tomllib
 from enum import Enum
@@ -11,7 +12,7 @@ from typing import Optional
 import typer
 
 from convert.parity import ADVICE, GATE_ON, Thresholds
-from convert.registry import resolved_options
+from convert.registry import option_flags, resolved_options
 from edge import ROBUSTNESS_IMAGES
 from edge.atomic import writable_folder
 from convert.tables import terminal_table
@@ -33,7 +34,6 @@ def _options(version: bool = version_option()):
 
 
 GateOn = Enum("GateOn", {value: value for value in GATE_ON}, type=str)  # --gate-on
-Target = Enum("Target", {value: value for value in FORMATS["onnx_int8"].options["target"]}, type=str)  # --target
 
 LOG_NAME = "convert.log"  # what TensorFlow and the converters print, unless --debug
 CALIB_COUNT = 256
@@ -125,9 +125,6 @@ def quantize(
     json_summary: bool = typer.Option(False, "--json", help="Print the parity report as JSON instead of a table."),
     threads: Optional[int] = typer.Option(None, min=1, help="Threads for evaluating the exports "
                                           "[default: every core]."),
-    target: Optional[Target] = typer.Option(None, help="onnx_int8: the device its scheme is chosen for, any CPU (u8 x u8: no "
-                                            "saturation) or arm64 (8-bit; on x86 without VNNI the parity check here "
-                                            "measures saturation) [default: any]."),
     gate_on: Optional[GateOn] = typer.Option(None, help="The figures held against the thresholds: point (measured), "
                                              "upper (the pessimistic end of each 95% interval) or lower (the "
                                              "optimistic end) [default: point]."),
@@ -144,6 +141,7 @@ def quantize(
                                                     "under camera corruptions (mean over them all) beyond what the "
                                                     "float model loses on the same images [default: off]."),
     debug: bool = typer.Option(False, help="Show TensorFlow's and the converters' own output, and tracebacks."),
+    **options: Optional[str],  # the export options of the format table, one --flag each (_with_option_flags)
 ):
     """Export MODEL.keras (int8 TFLite, fp32 and int8 ONNX by default), check each against the float model on the
     held-out data, write parity.json and parity.md; exit 0 pass, 1 parity failure, 2 bad input."""
@@ -154,7 +152,7 @@ def quantize(
                                          max_mse_increase=max_mse_increase, gate_on=gate_on.value if gate_on else None,
                                          max_robust_drop=max_robust_drop,
                                          explain=explain, recover=recover, recover_max_float=recover_max_float)
-        options = resolved_options(names, {"target": target.value} if target else {})
+        options = resolved_options(names, {key: value.value for key, value in options.items() if value is not None})
         checked_spec(model_path)  # bad input is refused before anything is written
         data = held_out(data, "--data") if data is not None else None
         calib = held_out(calib, "--calib") if calib is not None else None
@@ -166,6 +164,22 @@ def quantize(
                          say=lambda line: typer.echo(line, err=True), failures=Int8Failures(**failures),
                          robustness_images=robustness)
         _print_report(report, json_summary, out_dir)
+
+
+def _with_option_flags(command):
+    """COMMAND with one --KEY flag per export option of the format table (edge/formats.py), e.g. --target: a new
+    option is a row's entry, not a flag written here."""
+    signature = inspect_module.signature(command)
+    parameters = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    for key, (values, text) in option_flags().items():
+        choice = Enum(key.title(), {value: value for value in values}, type=str)
+        parameters.append(inspect_module.Parameter(key, inspect_module.Parameter.KEYWORD_ONLY, annotation=Optional[choice],
+                                                   default=typer.Option(None, help=text)))
+    command.__signature__ = signature.replace(parameters=parameters)
+    return command
+
+
+quantize = _with_option_flags(quantize)
 
 
 def inspect(model_path: Path = typer.Argument(..., metavar="MODEL", help=".tflite or .onnx file.")):

@@ -6,7 +6,10 @@ activation before and after its QuantizeLinear/DequantizeLinear pair.
 The error of a tensor is the median, over the larger half of its non-zero values, of |float - int8| / |float|: the
 share of a typical value that quantising loses. Rounding costs a few percent; a tensor whose per-tensor scale is
 stretched by a few huge values loses everything else (error near 1). RMSE over the quantisation step, the debugger's own figure, is
-kept beside it for TFLite: it stays near 0.29 in exactly that case, since the step is huge."""
+kept beside it for TFLite: it stays near 0.29 in exactly that case, since the step is huge.
+
+Each runtime's debugger is registered here (@debugs) for the int8 formats of the table (edge/formats.py); it also
+re-quantises the same model with some ops in float, which `--recover` (convert/recover.py) searches over."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -82,23 +86,52 @@ def _images(calibration: Examples, most: int) -> list[np.ndarray]:
     return [x[None] for x in inputs]
 
 
-class TfliteDebugger:
-    """QuantizationDebugger over the model calibrated once; `layers()` diagnoses, `with_float(tensors)` re-quantises
-    keeping those tensors' producers and consumers in float (recovery), without calibrating again."""
+class Debugger(Protocol):
+    """One int8 export, layer by layer, in its runtime's own tools: built as Debugger(job, fmt, path) from the run's
+    export job (convert/export.py), the format and the export's file."""
 
-    def __init__(self, model, calibration: Examples, fully_quantize: bool):
+    def layers(self) -> Diagnosis:
+        """Every quantised activation and what quantising it loses."""
+
+    def total_ops(self) -> int:
+        """Ops in the model that recovery would re-quantise."""
+
+    def nodes(self, tensors: list[str]) -> list[str]:
+        """The ops that must run in float for TENSORS never to be quantised."""
+
+    def write(self, nodes: list[str], path: Path) -> None:
+        """The int8 model with NODES in float, at PATH."""
+
+
+DEBUGGERS: dict[str, Callable[..., Debugger]] = {}  # runtime -> its Debugger
+
+
+def debugs(runtime: str) -> Callable:
+    """Class decorator: the Debugger of RUNTIME's int8 formats."""
+    def register(cls):
+        DEBUGGERS[runtime] = cls
+        return cls
+    return register
+
+
+@debugs("tflite")
+class TfliteDebugger:
+    """QuantizationDebugger over the model calibrated once; `layers()` diagnoses, `write(nodes)` re-quantises keeping
+    those ops in float (recovery), without calibrating again."""
+
+    def __init__(self, job, fmt, path: Path):
         import tensorflow as tf
 
         from convert.tflite_export import int8_converter, layer_names
 
-        self.tf, self.fully_quantize = tf, fully_quantize
-        _, converter = int8_converter(model, calibration)
+        self.tf, self.fully_quantize = tf, fmt.io != "float32"
+        _, converter = int8_converter(job.model, job.calibration)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
-        images = _images(calibration, DIAGNOSIS_IMAGES)
+        images = _images(job.calibration, DIAGNOSIS_IMAGES)
         with contextlib.redirect_stdout(io.StringIO()):  # the converter prints the traced function
             self.debugger = tf.lite.experimental.QuantizationDebugger(
                 converter=converter, debug_dataset=lambda: ([x] for x in images), debug_options=self._options([]))
-        self.layer_names = layer_names(model)
+        self.layer_names = layer_names(job.model)
 
     def _options(self, denylisted: list[str]):
         compare = {"relative_error": lambda ref, quant, scale, zero: relative_error(
@@ -119,7 +152,12 @@ class TfliteDebugger:
                                           round(float(np.sqrt(float(row["mean_squared_error"]))) / scale, 4)))
         return diagnosis
 
-    def nodes_keeping_float(self, tensors: list[str]) -> list[str]:
+    def total_ops(self) -> int:
+        from ai_edge_litert import schema_py_generated as schema
+
+        return len(schema.ModelT.InitFromPackedBuf(self.debugger.calibrated_model, 0).subgraphs[0].operators)
+
+    def nodes(self, tensors: list[str]) -> list[str]:
         """The ops (named by their output tensors) that must run in float for TENSORS never to be quantised: each
         tensor's producer and its consumers, which would otherwise quantise it again on the way in."""
         from ai_edge_litert import schema_py_generated as schema
@@ -134,11 +172,13 @@ class TfliteDebugger:
                 nodes |= {names[i] for i in op.outputs}
         return sorted(nodes)
 
-    def with_float(self, nodes: list[str]) -> bytes:
+    def write(self, nodes: list[str], path: Path) -> None:
         """The int8 model with NODES (op output tensor names) in float."""
+        from convert.tflite_export import short_inner_names
+
         with contextlib.redirect_stdout(io.StringIO()):
             self.debugger.options = self._options(nodes)
-            return self.debugger.get_nondebug_quantized_model()
+            path.write_bytes(short_inner_names(self.debugger.get_nondebug_quantized_model()))
 
 
 class _Reader:
@@ -200,6 +240,41 @@ def onnx_nodes_keeping_float(prepared: Path, tensors: list[str]) -> list[str]:
                 break
             tensor = made_by.input[0]
     return sorted({node.name for node in nodes if kept & {*node.input, *node.output}})
+
+
+@debugs("onnx")
+class OnnxDebugger:
+    """qdq_loss_debug over the QDQ export at PATH; recovery quantises the prepared float model again with
+    nodes_to_exclude (onnxruntime's own way to keep ops in float)."""
+
+    def __init__(self, job, fmt, path: Path):
+        from convert.registry import options_for
+        from convert.tflite_export import layer_names
+
+        self.job, self.path, self.options = job, path, options_for(fmt.name, job.options)
+        self.layer_names = layer_names(job.model)
+
+    def _prepared(self) -> Path:
+        from convert.onnx_export import prepared_model
+
+        return prepared_model(self.job.model, self.job.spec, self.job.work)
+
+    def layers(self) -> Diagnosis:
+        return onnx_layers(self.path, self.job.calibration, self.layer_names, self.job.work)
+
+    def total_ops(self) -> int:
+        import onnx
+
+        return len(onnx.load(str(self._prepared())).graph.node)
+
+    def nodes(self, tensors: list[str]) -> list[str]:
+        return onnx_nodes_keeping_float(self._prepared(), tensors)
+
+    def write(self, nodes: list[str], path: Path) -> None:
+        from convert.onnx_export import export_int8
+
+        export_int8(self.job.model, self.job.spec, self.job.calibration, path, self.job.work,
+                    nodes_to_exclude=tuple(nodes), **self.options)
 
 
 def chart(diagnosis: Diagnosis, path: Path, title: str) -> str:

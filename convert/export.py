@@ -9,22 +9,24 @@ import json
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from convert import contact_sheet, examples
 from convert.metadata import embed_file
 from convert.parity import Thresholds, compare, compare_regression, reference_row, robust_failures
-from convert.registry import EXPORTERS, resolved_options
+from convert.registry import EXPORTERS, options_for, resolved_options
 from convert.tables import markdown_table
 from edge import ROBUSTNESS_IMAGES, robustness, runtime
 from edge.atomic import atomic_path, partial_name, writable_folder, write_text
-from edge.metrics import UNIT, percent, points
 from edge.errors import UserError
-from edge.formats import DEFAULT_FORMATS, FORMATS, output_path
+from edge.formats import DEFAULT_FORMATS, FORMATS, Format, output_path
+from edge.latency import median_ms
+from edge.metrics import UNIT, percent, points
 from edge.postprocess import class_indices
 from edge.progress import stage
+from edge.spec import ModelSpec
 from keras_io import archive
 
 
@@ -38,47 +40,71 @@ def _disagreement_sheet(name: str, scores, float_scores, files: list[Path], spec
     return path.name
 
 
-def format_options(name: str, options: Optional[dict[str, str]]) -> dict[str, str]:
-    """The export OPTIONS that format NAME takes."""
-    return {key: value for key, value in (options or {}).items() if key in FORMATS[name].options}
+@dataclass(frozen=True)
+class Int8Failures:
+    """What to do about int8 exports that lose accuracy (docs/guides/int8-failures.md)."""
+
+    explain: bool = False  # diagnose every int8 export, not only the failing ones
+    recover: bool = False  # keep the fewest activations in float until a failing export passes
+    recover_max_float: Optional[float] = None  # most float ops: a fraction of the model's (default 0.1) or a count
 
 
-def check(name: str, path: Path, spec, test: examples.Examples, float_scores, thresholds: Thresholds,
-          threads: Optional[int]) -> tuple[dict, object]:
+@dataclass(frozen=True)
+class ExportJob:
+    """What every export of one `convert quantize` run shares: the float model and its figures, the data, the gate
+    and where the files go. Export, check, diagnosis, recovery and robustness each take it."""
+
+    model: Any  # the float Keras model
+    spec: ModelSpec  # with the run's provenance
+    calibration: examples.Examples
+    test: examples.Examples
+    float_scores: Any  # the float model's scores on TEST
+    thresholds: Thresholds = Thresholds()
+    out_dir: Path = Path("models")
+    stem: str = "model"  # exports are OUT_DIR/STEM<suffix>
+    work: Path = Path("models")  # the run's scratch folder
+    threads: Optional[int] = None  # for evaluating the exports
+    options: dict = field(default_factory=dict)  # export options, resolved for the run's formats
+    failures: Int8Failures = Int8Failures()
+    robustness_images: int = ROBUSTNESS_IMAGES
+    say: Callable[[str], None] = lambda line: None
+
+    def path(self, fmt: Format) -> Path:
+        return output_path(self.out_dir, self.stem, fmt)
+
+
+def check(job: ExportJob, name: str, path: Path) -> tuple[dict, object]:
     """(NAME's parity row, its scores) for the model file PATH on the held-out inputs, batch by batch."""
-    scores = test.scores(runtime.load(path, threads, spec=spec).predict, what=f"{name} on the test images")
-    if spec.task == "regression":
-        return compare_regression(name, scores, float_scores, test.targets, thresholds), scores
-    return compare(name, scores, float_scores, test.targets, spec, thresholds), scores
+    scores = job.test.scores(runtime.load(path, job.threads, spec=job.spec).predict, what=f"{name} on the test images")
+    if job.spec.task == "regression":
+        return compare_regression(name, scores, job.float_scores, job.test.targets, job.thresholds), scores
+    return compare(name, scores, job.float_scores, job.test.targets, job.spec, job.thresholds), scores
 
 
-def export_and_check(name: str, model, spec, calibration: examples.Examples, test: examples.Examples, float_scores,
-                      thresholds: Thresholds, out_dir: Path, stem: str, threads: Optional[int], work: Path,
-                      options: Optional[dict[str, str]] = None, made: Optional[Path] = None) -> dict:
-    """Export one format with the OPTIONS it takes (or take the file MADE already, e.g. a recovered one), run it on
-    the held-out inputs, embed the spec with its parity figures, and only then give the file its final name. WORK
-    is the run's scratch folder."""
-    fmt = FORMATS[name]
-    final = output_path(out_dir, stem, fmt)
+def export_and_check(job: ExportJob, name: str, made: Optional[Path] = None, spec: Optional[ModelSpec] = None) -> dict:
+    """Export one format with the options it takes (or take the file MADE already, e.g. a recovered one, whose SPEC
+    records how), run it on the held-out inputs, embed the spec with its parity figures, and only then give the file
+    its final name."""
+    fmt, spec = FORMATS[name], spec or job.spec
+    final = job.path(fmt)
     started = time.perf_counter()
-    taken = format_options(name, options)
     try:
         with atomic_path(final) as tmp:
             if made is None:
-                note = EXPORTERS.find(name)(model, spec, calibration, tmp, work, **taken)
+                note = EXPORTERS.find(name)(job.model, spec, job.calibration, tmp, job.work, **options_for(name, job.options))
             else:
                 shutil.copyfile(made, tmp)
                 note = None
-            row, scores = check(name, tmp, spec, test, float_scores, thresholds, threads)
+            row, scores = check(job, name, tmp)
             figures = ("mse", "mse_increase") if spec.task == "regression" else ("accuracy", "drop", "agreement")
             embed_file(tmp, spec.with_provenance(parity={k: row[k] for k in figures} | {"unit": UNIT}))
             runtime.load(tmp, 1)  # what gets the final name must load with its spec
-        if test.files is not None and spec.task != "regression":
-            row["disagreement_sheet"] = _disagreement_sheet(name, scores, float_scores, test.files, spec,
-                                                            out_dir / f"{final.name}.disagreements.png")
+        if job.test.files is not None and spec.task != "regression":
+            row["disagreement_sheet"] = _disagreement_sheet(name, scores, job.float_scores, job.test.files, spec,
+                                                            job.out_dir / f"{final.name}.disagreements.png")
     except OSError as exc:
         final.unlink(missing_ok=True)  # an older export under this name would no longer match its parity report
-        raise UserError(f"--out {out_dir}: cannot write {final.name} ({exc.strerror or exc}); "
+        raise UserError(f"--out {job.out_dir}: cannot write {final.name} ({exc.strerror or exc}); "
                         "free some space or choose a writable folder") from None
     row.update(file=final.name, size_mb=final.stat().st_size / 1e6, export_s=round(time.perf_counter() - started, 1),
                status="FAIL" if row["failures"] else "ok")
@@ -143,15 +169,6 @@ def calibration_source(calib: Optional[Path], data: Path, spec, model_path: Path
                     "pass --calib with training images or an .npz")
 
 
-@dataclass(frozen=True)
-class Int8Failures:
-    """What to do about int8 exports that lose accuracy (docs/guides/int8-failures.md)."""
-
-    explain: bool = False  # diagnose every int8 export, not only the failing ones
-    recover: bool = False  # keep the fewest activations in float until a failing export passes
-    recover_max_float: Optional[float] = None  # most float ops: a fraction of the model's (default 0.1) or a count
-
-
 def quantize(model_path: str | Path, data: str | Path | None = None, out_dir: str | Path = "models",
              names: Sequence[str] = DEFAULT_FORMATS, thresholds: Thresholds = Thresholds(),
              calib: str | Path | None = None, calib_count: int = 256, threads: Optional[int] = None,
@@ -181,22 +198,24 @@ def quantize(model_path: str | Path, data: str | Path | None = None, out_dir: st
     model_path, out_dir = Path(model_path), writable_folder(out_dir, "out_dir")
     data, calib = (Path(data) if data is not None else None), (Path(calib) if calib is not None else None)
     with scratch_folder(out_dir) as work:
-        report = _quantize(model_path, data, out_dir, names, thresholds, calib, calib_count, threads, options, say,
-                           work, failures, robustness_images)
+        settings = ExportJob(model=None, spec=None, calibration=None, test=None, float_scores=None,
+                             thresholds=thresholds, out_dir=out_dir, stem=model_path.stem, work=work, threads=threads,
+                             failures=failures, robustness_images=robustness_images, say=say)
+        report = _quantize(model_path, data, calib, calib_count, names, options, settings)
     write_text(out_dir / "parity.json", json.dumps(report, indent=2))
     write_text(out_dir / "parity.md", markdown_table(report) + "\n")
     return report
 
 
-def _quantize(model_path, data, out_dir, names, thresholds, calib, calib_count, threads, options, say, work,
-              failures: Int8Failures, robustness_images: int) -> dict:
-    """quantize() in the scratch folder WORK, without writing parity.json."""
+def _quantize(model_path: Path, data: Optional[Path], calib: Optional[Path], calib_count: int, names, options,
+              settings: ExportJob) -> dict:
+    """quantize() in the scratch folder, without writing parity.json: SETTINGS is the job before its model and data
+    are loaded."""
     options = resolved_options(names, options or {})
     model, spec = archive.load(model_path)
-    not_robust = robustness.not_applicable(spec) or (None if robustness_images else "--robustness 0")
-    if not_robust and thresholds.max_robust_drop is not None:
+    not_robust = robustness.not_applicable(spec) or (None if settings.robustness_images else "--robustness 0")
+    if not_robust and settings.thresholds.max_robust_drop is not None:
         raise UserError(f"--max-robust-drop: nothing to gate on ({not_robust}); drop it or give --robustness N")
-    robust = not_robust is None
     spec = spec.with_provenance(export_options=options)  # every export records the options it was made with
     data = test_source(data, spec, model_path)
     test = examples.load(data, spec)
@@ -205,114 +224,99 @@ def _quantize(model_path, data, out_dir, names, thresholds, calib, calib_count, 
     calibration = examples.calibration(calib_source, spec, calib_count, held_out=test if listed else None)
     spec = spec.with_provenance(train_data=Path(spec.provenance.train_data).name,  # no path of this host on devices
                                 test_data=Path(spec.provenance.test_data).name)
+    say = settings.say
     say(f"calibrating on {len(calibration)} examples from {calib_source}; evaluating on {len(test)} from {data}")
     float_scores = test.scores(model.predict_on_batch, what="float model on the test images")
+    job = replace(settings, model=model, spec=spec, calibration=calibration, test=test, float_scores=float_scores,
+                  options=options)
     rows = [{"format": "keras (float)", "file": model_path.name, "size_mb": model_path.stat().st_size / 1e6,
              **reference_row(float_scores, test.targets, spec), "status": "reference"}]
     reference = None
-    if robust:
+    if not_robust is None:
         with stage("float model under camera corruptions"):
-            reference = robustness.evaluate(model.predict_on_batch, test.pixels, test.targets, spec, robustness_images)
+            reference = robustness.evaluate(model.predict_on_batch, test.pixels, test.targets, spec,
+                                            job.robustness_images)
         rows[0]["robustness"] = reference
         say(f"float model under camera corruptions: severity {reference['middle']['severity']} mean "
             f"{percent(reference['middle']['mean'])} (clean {percent(reference['clean'])}) on {reference['images']} "
             "test images")
     for report in ("parity.json", "parity.md"):  # a report from an earlier run must not outlive a failed one
-        (out_dir / report).unlink(missing_ok=True)
+        (job.out_dir / report).unlink(missing_ok=True)
     for name in names:
         with stage(name):  # in a log: a line when it starts, then at least one a minute
-            row = export_and_check(name, model, spec, calibration, test, float_scores, thresholds, out_dir,
-                                   model_path.stem, threads, work, options)
-            if name in DIAGNOSED and spec.task != "regression" and (failures.explain or row["failures"]):
-                row = _explain_and_recover(name, row, model, spec, calibration, test, float_scores, thresholds,
-                                           out_dir, model_path.stem, threads, work, options, failures, say)
+            row = export_and_check(job, name)
+            if FORMATS[name].int8 and spec.task != "regression" and (job.failures.explain or row["failures"]):
+                row = _explain_and_recover(job, name, row)
             if reference is not None:
-                row = _robustness(name, row, out_dir / row["file"], spec, test, reference, thresholds, threads,
-                                  robustness_images, say)
+                row = _robustness(job, name, row, reference)
         rows.append(row)
         release_freed_memory()
-        say(f"{name}: {out_dir / row['file']} ({row['size_mb']:.2f} MB, {row['export_s']} s) [{row['status']}]")
-    report = {"unit": UNIT, "model": str(model_path), "task": spec.task, "data": str(data), "images": len(test),
-              "calibration": str(calib_source), "calibration_images": len(calibration), "thresholds": thresholds.stored(),
-              "rows": rows,
-              "passed": all(not r.get("failures") for r in rows)}
-    return report
+        say(f"{name}: {job.out_dir / row['file']} ({row['size_mb']:.2f} MB, {row['export_s']} s) [{row['status']}]")
+    return {"unit": UNIT, "model": str(model_path), "task": spec.task, "data": str(data), "images": len(test),
+            "calibration": str(calib_source), "calibration_images": len(calibration),
+            "thresholds": job.thresholds.stored(), "rows": rows, "passed": all(not r.get("failures") for r in rows)}
 
 
-def _robustness(name, row, path, spec, test, reference, thresholds, threads, images, say) -> dict:
+def _robustness(job: ExportJob, name: str, row: dict, reference: dict) -> dict:
     """ROW with the export's accuracy under camera corruptions, through the runner the device uses, its loss beyond
     the float model's on the same corrupted images, the chart, and the --max-robust-drop failure."""
-    result = robustness.evaluate(runtime.load(path, threads, spec=spec).predict, test.pixels, test.targets, spec, images)
+    path, test = job.out_dir / row["file"], job.test
+    result = robustness.evaluate(runtime.load(path, job.threads, spec=job.spec).predict, test.pixels, test.targets,
+                                 job.spec, job.robustness_images)
     extra = robustness.extra_loss(result, reference)
-    found = robust_failures(extra, thresholds)
+    found = robust_failures(extra, job.thresholds)
     row.update(robustness=result, corrupted_s3=result["middle"]["mean"], corrupted_extra_loss=extra,
                robustness_chart=robustness.chart(result, path.parent / f"{path.name}.robustness.png", f"{name}: {path.name}"),
                failures=row["failures"] + found, status="FAIL" if row["failures"] or found else row["status"])
-    say(f"{name}: under camera corruptions severity {result['middle']['severity']} mean "
-        f"{percent(result['middle']['mean'])} (float {percent(reference['middle']['mean'])}); loses "
-        f"{'+' if extra >= 0 else ''}{points(extra)} points more than float over every corruption")
+    job.say(f"{name}: under camera corruptions severity {result['middle']['severity']} mean "
+            f"{percent(result['middle']['mean'])} (float {percent(reference['middle']['mean'])}); loses "
+            f"{'+' if extra >= 0 else ''}{points(extra)} points more than float over every corruption")
     return row
 
 
-DIAGNOSED = ("tflite_int8", "tflite_uint8", "tflite_int8_float_io", "onnx_int8")
-
-
-def _explain_and_recover(name, row, model, spec, calibration, test, float_scores, thresholds, out_dir, stem, threads,
-                         work, options, failures: Int8Failures, say) -> dict:
+def _explain_and_recover(job: ExportJob, name: str, row: dict) -> dict:
     """ROW with the layer diagnosis of NAME's export (table, chart), and with --recover a failing export replaced by
     the one that keeps the fewest activations in float and passes (its all-int8 figures kept beside)."""
     from convert import diagnose, recover
-    from convert.tflite_export import layer_names
 
-    final = out_dir / row["file"]
-    tflite = diagnose.TfliteDebugger(model, calibration, fully_quantize=name != "tflite_int8_float_io") \
-        if FORMATS[name].runtime == "tflite" else None
-    diagnosis = tflite.layers() if tflite else diagnose.onnx_layers(final, calibration, layer_names(model), work)
+    fmt, final, say = FORMATS[name], job.out_dir / row["file"], job.say
+    debugger = diagnose.DEBUGGERS[fmt.runtime](job, fmt, final)
+    diagnosis = debugger.layers()
     row["layers"] = diagnosis.report()
-    row["layer_chart"] = diagnose.chart(diagnosis, out_dir / f"{final.name}.layers.png", f"{name}: {final.name}")
+    row["layer_chart"] = diagnose.chart(diagnosis, job.out_dir / f"{final.name}.layers.png", f"{name}: {final.name}")
     say(f"{name}: the activations int8 loses most on ({diagnosis.runtime} debugger; all in parity.json, "
         f"{row['layer_chart']}):\n" + "\n".join(diagnosis.lines()))
-    if not (failures.recover and row["failures"]):
+    if not (job.failures.recover and row["failures"]):
         return row
-    if name not in recover.RECOVERABLE:
-        row["recovery"] = {"passed": False, "why": f"--recover handles {', '.join(recover.RECOVERABLE)}"}
+    if not fmt.recoverable:
+        recoverable = ", ".join(f.name for f in FORMATS.values() if f.recoverable)
+        row["recovery"] = {"passed": False, "why": f"--recover handles {recoverable}"}
         return row
-    all_int8 = work / f"all-int8{FORMATS[name].suffix}"
+    all_int8 = job.work / f"all-int8{fmt.suffix}"
     shutil.copyfile(final, all_int8)
-    builder = recover.Builder(model, spec, calibration, work, format_options(name, options), tflite)
-    outcome = recover.search(diagnosis, builder, lambda path: check(name, path, spec, test, float_scores, thresholds,
-                                                                    threads)[0],
-                             failures.recover_max_float, FORMATS[name].suffix)
+    max_float = job.failures.recover_max_float
+    outcome = recover.search(diagnosis, debugger, lambda path: check(job, name, path)[0], max_float, job.work,
+                             fmt.suffix)
     if outcome.chosen is None:
         row["recovery"] = outcome.report()
         tried = ", ".join(f"{len(a.layers)} ({len(a.nodes)} ops)" for a in outcome.tried)
-        say(f"{name}: --recover found no export that passes with at most {failures.recover_max_float or 0.1:g} of "
+        say(f"{name}: --recover found no export that passes with at most {max_float or 0.1:g} of "
             f"the ops in float; activations kept float in each try: {tried or 'none'} (parity.json: recovery)")
         return row
-    recovered = export_and_check(name, model, spec.with_provenance(float_layers=outcome.chosen.names), calibration,
-                                 test, float_scores, thresholds, out_dir, stem, threads, work, options,
-                                 made=outcome.path)
-    inputs = next(test.batches(min(50, len(test))))
+    recovered = export_and_check(job, name, made=outcome.path,
+                                 spec=job.spec.with_provenance(float_layers=outcome.chosen.names))
+    frames = job.test.pixels[:min(50, len(job.test))]
     recovered.update(layers=row["layers"], layer_chart=row["layer_chart"], recovery=outcome.report() | {
         "all_int8": {key: row[key] for key in ("accuracy", "drop", "agreement", "size_mb")} | {
-            "latency_ms": latency_ms(all_int8, spec, inputs)},
-        "latency_ms": latency_ms(final, spec, inputs)})
+            "latency_ms": latency_ms(all_int8, job.spec, frames)},
+        "latency_ms": latency_ms(final, job.spec, frames)})
     say(f"{name}: recovered with {', '.join(outcome.chosen.names)} in float ({len(outcome.chosen.nodes)} of "
         f"{outcome.total_ops} ops): accuracy {percent(recovered['accuracy'])} (all-int8 {percent(row['accuracy'])}), "
         f"agreement {percent(recovered['agreement'])}")
     return recovered
 
 
-def latency_ms(path: Path, spec, inputs, runs: int = 3) -> dict:
-    """Median milliseconds of one image through PATH at 1 and 2 threads, over RUNS passes of INPUTS."""
-    figures = {}
-    for threads in (1, 2):
-        runner = runtime.load(path, threads, spec=spec)
-        times = []
-        for _ in range(runs):
-            for x in inputs:
-                started = time.perf_counter()
-                runner.predict(x[None])
-                times.append(time.perf_counter() - started)
-        figures[str(threads)] = round(1000 * sorted(times)[len(times) // 2], 3)
-    return figures
+def latency_ms(path: Path, spec: ModelSpec, frames, runs: int = 3) -> dict:
+    """Median milliseconds of one frame through PATH on the device path (edge/latency.py), at 1 and 2 threads."""
+    return {str(threads): round(median_ms(runtime.load(path, threads, spec=spec), frames, runs), 3)
+            for threads in (1, 2)}

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
 import flatbuffers
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
 from convert.tflite_metadata import METADATA_KEY, metadata_buffer, with_labels
-from edge.formats import format_of
+from edge.formats import Format, format_of
 from edge.metadata import CHECKSUM_KEY, CHECKSUM_PREFIX, ONNX_CHECKSUM_MARKER, UNSET_DIGITS, file_checksum, tflite_entry_span
 from edge.spec import SPEC_KEY, ModelSpec
 
@@ -58,18 +59,33 @@ def embed_onnx_props(path: Path, **props: str) -> None:
     onnx.save(proto, str(path))
 
 
-STANDARD_METADATA = ("tflite_uint8",)  # formats whose files also carry TFLite Metadata and a labels file
+EMBEDDERS: dict[str, Callable[[Path, ModelSpec, Format], None]] = {}  # runtime -> writes the spec into its files
 
 
-def embed_file(path: Path, spec: ModelSpec) -> None:
-    """Write SPEC into an exported model file in place, as its format allows, with the file's checksum last."""
-    fmt = format_of(path)
-    if fmt.runtime == "tflite":
-        path.write_bytes(embed_tflite(path.read_bytes(), spec, standard=fmt.name in STANDARD_METADATA))
-        return
+def embeds(runtime: str) -> Callable:
+    """Decorator: the function that writes a spec and the file's checksum into an export of RUNTIME's formats."""
+    def register(function):
+        EMBEDDERS[runtime] = function
+        return function
+    return register
+
+
+@embeds("tflite")
+def _embed_tflite_file(path: Path, spec: ModelSpec, fmt: Format) -> None:
+    path.write_bytes(embed_tflite(path.read_bytes(), spec, standard=fmt.standard_metadata))
+
+
+@embeds("onnx")
+def _embed_onnx_file(path: Path, spec: ModelSpec, fmt: Format) -> None:
     spec = replace(spec, checksum="crc32")
     embed_onnx_props(path, **{SPEC_KEY: spec.to_json(), CHECKSUM_KEY: (CHECKSUM_PREFIX + UNSET_DIGITS).decode()})
     packed = bytearray(path.read_bytes())
     digits = packed.find(ONNX_CHECKSUM_MARKER) + len(ONNX_CHECKSUM_MARKER)
     packed[digits:digits + 8] = file_checksum(packed, digits)
     path.write_bytes(packed)
+
+
+def embed_file(path: Path, spec: ModelSpec) -> None:
+    """Write SPEC into an exported model file in place, as its format allows, with the file's checksum last."""
+    fmt = format_of(path)
+    EMBEDDERS[fmt.runtime](path, spec, fmt)

@@ -4,7 +4,7 @@ makes it and the ops that read it run in float; otherwise a reader would quantis
 
 The search tries the worst 1, 2, 4, ... activations, then bisects between the last count that failed and the first
 that passed; it stops past --recover-max-float float ops (default 10% of the model's ops, and always enough for the
-worst activation alone). TFLite re-quantises the
+worst activation alone). Each runtime's debugger (convert/diagnose.py) writes the tries: TFLite re-quantises the
 once-calibrated model with QuantizationDebugger's denylist; ONNX runs quantize_static with nodes_to_exclude."""
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from convert.diagnose import Diagnosis, Layer, TfliteDebugger, onnx_nodes_keeping_float
-
-RECOVERABLE = ("tflite_int8", "tflite_int8_float_io", "onnx_int8")  # tflite_uint8: the debugger writes int8 I/O
+from convert.diagnose import Debugger, Diagnosis, Layer
 
 
 @dataclass
@@ -52,58 +50,21 @@ class Outcome:
                            **a.figures} for a in self.tried]}
 
 
-class Builder:
-    """Writes the int8 model of one format with some ops in float."""
-
-    def __init__(self, model, spec, calibration, work: Path, options: dict, tflite: TfliteDebugger | None):
-        self.model, self.spec, self.calibration, self.work = model, spec, calibration, work
-        self.options, self.tflite = options, tflite
-
-    def total_ops(self) -> int:
-        import onnx
-
-        if self.tflite is not None:
-            from ai_edge_litert import schema_py_generated as schema
-
-            return len(schema.ModelT.InitFromPackedBuf(self.tflite.debugger.calibrated_model, 0).subgraphs[0].operators)
-        from convert.onnx_export import prepared_model
-
-        return len(onnx.load(str(prepared_model(self.model, self.spec, self.work))).graph.node)
-
-    def nodes(self, tensors: list[str]) -> list[str]:
-        if self.tflite is not None:
-            return self.tflite.nodes_keeping_float(tensors)
-        from convert.onnx_export import prepared_model
-
-        return onnx_nodes_keeping_float(prepared_model(self.model, self.spec, self.work), tensors)
-
-    def write(self, nodes: list[str], path: Path) -> None:
-        if self.tflite is not None:
-            from convert.tflite_export import short_inner_names
-
-            path.write_bytes(short_inner_names(self.tflite.with_float(nodes)))
-            return
-        from convert.onnx_export import export_int8
-
-        export_int8(self.model, self.spec, self.calibration, path, self.work, nodes_to_exclude=tuple(nodes),
-                    **self.options)
-
-
-def search(diagnosis: Diagnosis, builder: Builder, check: Callable[[Path], dict], max_float: float | None,
-           suffix: str) -> Outcome:
-    """The fewest of DIAGNOSIS's worst activations kept float for CHECK (a file -> its parity row) to pass; at most
-    MAX_FLOAT float ops (a fraction of the model's ops when below 1, else a count)."""
+def search(diagnosis: Diagnosis, debugger: Debugger, check: Callable[[Path], dict], max_float: float | None,
+           work: Path, suffix: str) -> Outcome:
+    """The fewest of DIAGNOSIS's worst activations kept float for CHECK (a file -> its parity row) to pass, written by
+    DEBUGGER into WORK; at most MAX_FLOAT float ops (a fraction of the model's ops when below 1, else a count)."""
     ranked = diagnosis.ranked()
-    outcome = Outcome(None, None, total_ops=builder.total_ops())
+    outcome = Outcome(None, None, total_ops=debugger.total_ops())
     limit = max_float if max_float is not None and max_float >= 1 else round((max_float or 0.1) * outcome.total_ops)
-    limit = max(limit, len(builder.nodes([ranked[0].tensor])))  # the worst activation may always be tried
+    limit = max(limit, len(debugger.nodes([ranked[0].tensor])))  # the worst activation may always be tried
 
     def attempt(count: int) -> Attempt | None:
-        nodes = builder.nodes([layer.tensor for layer in ranked[:count]])
+        nodes = debugger.nodes([layer.tensor for layer in ranked[:count]])
         if len(nodes) > limit:
             return None
-        path = builder.work / f"recover-{count}{suffix}"
-        builder.write(nodes, path)
+        path = work / f"recover-{count}{suffix}"
+        debugger.write(nodes, path)
         row = check(path)
         tried = Attempt(ranked[:count], nodes, not row["failures"], {k: row[k] for k in ("accuracy", "drop", "agreement")})
         outcome.tried.append(tried)

@@ -21,8 +21,23 @@ def resolved_options(names: list[str], options: dict[str, str]) -> dict[str, str
         if not takers:
             offered = [n for n, f in FORMATS.items() if key in f.options]
             raise UserError(f"--{key}: only {', '.join(offered)} takes it, and --formats has none of them")
-        allowed = takers[0].options[key]
+        allowed = takers[0].options[key].values
         if value not in allowed:
             raise UserError(f"--{key} {value}: choose from {', '.join(allowed)}")
-    defaults = {key: allowed[0] for n in names for key, allowed in FORMATS[n].options.items()}
+    defaults = {key: option.values[0] for n in names for key, option in FORMATS[n].options.items()}
     return defaults | options
+
+
+def options_for(name: str, options: dict[str, str]) -> dict[str, str]:
+    """Of the run's OPTIONS, those format NAME takes."""
+    return {key: value for key, value in options.items() if key in FORMATS[name].options}
+
+
+def option_flags() -> dict[str, tuple[tuple[str, ...], str]]:
+    """Every export option as `convert quantize` offers it: key -> (values, help naming the formats that take it)."""
+    flags: dict[str, tuple[tuple[str, ...], list[str]]] = {}
+    for fmt in FORMATS.values():
+        for key, option in fmt.options.items():
+            values, helps = flags.setdefault(key, (option.values, []))
+            helps.append(f"{fmt.name}: {option.help}")
+    return {key: (values, "; ".join(helps) + f" [default: {values[0]}].") for key, (values, helps) in flags.items()}

@@ -40,6 +40,9 @@ class Runner(Protocol):
     def describe(self) -> dict:
         """Inputs, outputs and their quantisation or metadata, for `convert inspect`."""
 
+    # A runner may also offer bare() -> (name, call, input details): its runtime's stock interpreter on the same
+    # file, invoked by hand, which edge-bench times beside it (TFLiteRunner does).
+
 
 # runtime name (a Format's `runtime`) -> runner class. Runner modules import their runtime only when a runner is
 # built, so finding one imports every edge/*_runner.py cheaply.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -59,6 +60,7 @@ class TFLiteRunner:
 
     def __init__(self, path: Path, threads: int):
         interpreter_class, self.runtime = tflite_interpreter_class()
+        self.file, self.threads = path, threads
         self.spec = read_tflite_spec(path)
         try:
             with info_lines_dropped():
@@ -116,3 +118,19 @@ class TFLiteRunner:
             y = self.interpreter.get_tensor(self.output["index"])
             scores.append(dequantize(y, out_scale, out_zero) if out_dtype in (np.int8, np.uint8) else y)
         return np.concatenate(scores).astype(np.float32)
+
+    def bare(self) -> tuple[str, Callable[[np.ndarray], np.ndarray], dict]:
+        """(name, call, input details) of the stock interpreter on the same file at the same threads, invoked by hand
+        on a tensor already in its input type: the floor edge-bench measures this runner against."""
+        interpreter_class, name = tflite_interpreter_class()
+        with info_lines_dropped():
+            interpreter = interpreter_class(model_path=str(self.file), num_threads=self.threads)
+            interpreter.allocate_tensors()
+        source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+
+        def call(x):
+            interpreter.set_tensor(source["index"], x)
+            interpreter.invoke()
+            return interpreter.get_tensor(target["index"])
+
+        return f"{name} direct", call, source

@@ -85,11 +85,16 @@ def formats_page() -> str:
     lines = [HEADER + "# Export formats\n",
              "The one table every command reads (`edge/formats.py`): `convert quantize --formats` takes these names, "
              "`edge-classify` and `edge-bench` recognise a file by its ending. `convert list` prints it.\n",
-             "| name | file | runs on | default | what | options |", "|---|---|---|---|---|---|"]
+             "| name | file | runs on | default | what | input/output | can | options |",
+             "|---|---|---|---|---|---|---|---|"]
     for fmt in FORMATS.values():
-        options = ", ".join(f"`--{k}` {'/'.join(v)}" for k, v in fmt.options.items())
-        lines.append(f"| `{fmt.name}` | `MODEL{fmt.suffix}` | {fmt.needs} | {'yes' if fmt.name in DEFAULT_FORMATS else ''} "
-                     f"| {_cell(fmt.description)} | {options} |")
+        options = ", ".join(f"`--{k}` {'/'.join(option.values)}" for k, option in fmt.options.items())
+        can = [what for what, declared in (("diagnosed layer by layer", fmt.int8), ("`--recover`", fmt.recoverable),
+                                           ("float reference", fmt.reference),
+                                           ("TFLite Metadata", fmt.standard_metadata)) if declared]
+        lines.append(f"| `{fmt.name}` | `MODEL{fmt.suffix}{'/' if fmt.folder else ''}` | {fmt.needs} | "
+                     f"{'yes' if fmt.name in DEFAULT_FORMATS else ''} | {_cell(fmt.description)} | {fmt.io} | "
+                     f"{', '.join(can)} | {options} |")
     return "\n".join(lines) + "\n"
 
 

@@ -18,8 +18,7 @@ from edge.tables import markdown
 
 def measure(run: Path) -> dict:
     from convert import examples
-    from convert.export import export_and_check
-    from convert.parity import Thresholds
+    from convert.export import ExportJob, export_and_check
     from keras_io import archive
     from train.models import mirror_averaged
 
@@ -30,7 +29,8 @@ def measure(run: Path) -> dict:
     with tempfile.TemporaryDirectory() as out:
         for name, variant in (("plain", model), ("mirrored", mirror_averaged(model))):
             scores = test.scores(variant.predict_on_batch, size=1000)
-            result = export_and_check("tflite_int8", variant, spec, calibration, test, scores, Thresholds(), Path(out), name, None, Path(out))
+            job = ExportJob(variant, spec, calibration, test, scores, out_dir=Path(out), stem=name, work=Path(out))
+            result = export_and_check(job, "tflite_int8")
             row |= {f"{name}_float": metrics.stored((scores.argmax(1) == test.targets).mean()),
                     f"{name}_int8": result["accuracy"], f"{name}_bytes": int(round(result["size_mb"] * 1e6))}
     return row

@@ -68,8 +68,7 @@ def test_fashion_edge_model_trains_with_shifts_flips_and_erasing(cli, tmp_path):
     import keras
 
     from convert import examples
-    from convert.export import export_and_check
-    from convert.parity import Thresholds
+    from convert.export import ExportJob, export_and_check
     from keras_io import archive
     from keras_io.layers import MirrorPair
 
@@ -78,8 +77,9 @@ def test_fashion_edge_model_trains_with_shifts_flips_and_erasing(cli, tmp_path):
     assert pooling[0].kernel_size == (7, 7), "a depthwise convolution as large as the last 7x7 map pools it"
     assert isinstance(model.layers[1], MirrorPair)
     test = examples.load(run / "test.npz", spec)
-    row = export_and_check("tflite_int8", model, spec, examples.calibration(run / "test.npz", spec, 50), test,
-                           test.scores(model.predict_on_batch), Thresholds(), tmp_path, "fashion", None, tmp_path)
+    job = ExportJob(model, spec, examples.calibration(run / "test.npz", spec, 50), test,
+                    test.scores(model.predict_on_batch), out_dir=tmp_path, stem="fashion", work=tmp_path)
+    row = export_and_check(job, "tflite_int8")
     assert row["size_mb"] * 1e6 <= 150_000, "the edge target: int8 in 150 KB as `convert quantize` writes it, metadata included"
 
 
