@@ -1,11 +1,11 @@
 """Held-out and calibration examples: a folder of class folders (images), or an .npz with arrays `x` and `y`
-(raw values, e.g. 20x20x4 elevation tiles with a score). Pixels stay uint8 (photos are decoded once into a
-disk-backed array) and go through edge.preprocess.normalize one batch at a time, so that neither the size of a
-data set nor the calibration count drives memory."""
+(raw values, e.g. 20x20x4 elevation tiles with a score). Pixels stay uint8 (photos are decoded once into the pixel
+cache that `train` fills too, edge/pixel_cache.py, and read back a batch at a time) and go through
+edge.preprocess.normalize one batch at a time, so that neither the size of a data set nor the calibration count
+drives memory."""
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -13,8 +13,9 @@ from typing import Callable, Iterator
 import numpy as np
 
 from edge.errors import UserError
-from edge.folders import LabelledFolder, class_folder, load_pixels, read_xy, stratified
-from edge.preprocess import normalize, to_pixels
+from edge import pixel_cache
+from edge.folders import LabelledFolder, class_folder, read_xy, stratified
+from edge.preprocess import normalize
 from edge.progress import progress
 from edge.spec import ModelSpec
 
@@ -23,7 +24,7 @@ BATCH = 32  # examples per predict call: bounds the activations any runner holds
 
 @dataclass
 class Examples:
-    pixels: np.ndarray  # uint8 model pixels (N, H, W, C), or the raw rows of an .npz; not yet normalised
+    pixels: np.ndarray  # uint8 model pixels (N, H, W, C) from the pixel cache, or the raw rows of an .npz
     targets: np.ndarray  # class indices, or values for regression
     spec: ModelSpec
     files: list[Path] | None = None  # the images they came from, when they came from images
@@ -62,13 +63,9 @@ def _folder(path: Path, spec: ModelSpec, flag: str) -> LabelledFolder:
     return folder
 
 
-def _on_disk(shape: tuple[int, ...], dtype) -> np.ndarray:
-    """An array backed by an unnamed temporary file: the kernel pages it out instead of running out of memory."""
-    return np.memmap(tempfile.TemporaryFile(prefix="edge-examples-"), dtype=dtype, mode="w+", shape=shape)
-
-
-def _decoded(folder: LabelledFolder, spec: ModelSpec) -> Examples:
-    pixels, targets = load_pixels(folder, lambda image: to_pixels(image, spec), allocate=_on_disk)
+def _decoded(folder: LabelledFolder, spec: ModelSpec, cache: Path | None) -> Examples:
+    """FOLDER's photos at SPEC's size from the pixel cache under CACHE, decoded there first if no entry matches."""
+    pixels, targets, _ = pixel_cache.cached(folder, spec, cache)
     skipped = set(folder.skipped)
     return Examples(pixels, targets, spec, [f for f in folder.files if f not in skipped])
 
@@ -88,18 +85,20 @@ def _listed(path: Path, spec: ModelSpec) -> LabelledFolder:
     return LabelledFolder(root, list(spec.labels), files, [spec.labels.index(f.parent.name) for f in files])
 
 
-def load(path: Path, spec: ModelSpec, flag: str = "--data") -> Examples:
+def load(path: Path, spec: ModelSpec, flag: str = "--data", cache: Path | None = None) -> Examples:
     """Every example of PATH (class folders, an .npz, or a list of held-out photos that `train` wrote); unreadable
-    images are skipped with a warning."""
+    images are skipped with a warning. Photos come from the pixel cache under CACHE (default: edge/pixel_cache.py's)."""
     if path.suffix == ".npz":
         x, y = _arrays(path, spec, flag)
         return Examples(x, y.astype(np.float32 if spec.task == "regression" else np.int64), spec)
-    return _decoded(_listed(path, spec) if path.suffix == ".txt" else _folder(path, spec, flag), spec)
+    return _decoded(_listed(path, spec) if path.suffix == ".txt" else _folder(path, spec, flag), spec, cache)
 
 
-def calibration(path: Path, spec: ModelSpec, count: int, seed: int = 0, held_out: Examples | None = None) -> Examples:
+def calibration(path: Path, spec: ModelSpec, count: int, seed: int = 0, held_out: Examples | None = None,
+                cache: Path | None = None) -> Examples:
     """Up to COUNT examples for int8 calibration, stratified by class, chosen with a fixed seed; never one of the
-    HELD_OUT photos (the training folder of a split run holds the test photos too)."""
+    HELD_OUT photos (the training folder of a split run holds the test photos too). Where `train` cached these very
+    photos under CACHE, the chosen rows are read from its entry; otherwise only the chosen photos are decoded."""
     rng = np.random.default_rng(seed)
     if path.suffix == ".npz":
         x, y = _arrays(path, spec, "--calib")
@@ -113,5 +112,8 @@ def calibration(path: Path, spec: ModelSpec, count: int, seed: int = 0, held_out
         folder = LabelledFolder(folder.root, folder.classes, [folder.files[i] for i in kept],
                                 [folder.targets[i] for i in kept])
     rows = stratified(np.asarray(folder.targets), count, rng)
+    whole = pixel_cache.existing(folder, spec, cache)
+    if whole is not None and not folder.skipped:  # row i of the entry is folder.files[i]
+        return Examples(pixel_cache.Rows(whole[0], rows), whole[1][rows], spec, [folder.files[i] for i in rows])
     return _decoded(LabelledFolder(folder.root, folder.classes, [folder.files[i] for i in rows],
-                                   [folder.targets[i] for i in rows]), spec)
+                                   [folder.targets[i] for i in rows]), spec, cache)

@@ -152,6 +152,16 @@ def test_source(data: Optional[Path], spec, model_path: Path) -> Path:
     return path
 
 
+def pixel_cache_of(model_path: Path) -> Optional[Path]:
+    """The pixel cache `train --cache-dir` filled for this model, as its run folder's metrics.json records it, where
+    that folder is here; None: the default cache (EDGE_CACHE_DIR, else ~/.cache), which train uses otherwise."""
+    try:
+        recorded = json.loads((model_path.parent / "metrics.json").read_text())["settings"]["cache_dir"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return Path(recorded) if isinstance(recorded, str) and Path(recorded).is_dir() else None
+
+
 def calibration_source(calib: Optional[Path], data: Path, spec, model_path: Path) -> Path:
     """--calib, else the calibration sample beside the model (array recipes write one), else the training data
     recorded in the model, else DATA's sibling `train` folder."""
@@ -217,11 +227,11 @@ def _quantize(model_path: Path, data: Optional[Path], calib: Optional[Path], cal
     if not_robust and settings.thresholds.max_robust_drop is not None:
         raise UserError(f"--max-robust-drop: nothing to gate on ({not_robust}); drop it or give --robustness N")
     spec = spec.with_provenance(export_options=options)  # every export records the options it was made with
-    data = test_source(data, spec, model_path)
-    test = examples.load(data, spec)
+    data, cache = test_source(data, spec, model_path), pixel_cache_of(model_path)
+    test = examples.load(data, spec, cache=cache)
     calib_source = calibration_source(calib, data, spec, model_path)
     listed = data.suffix == ".txt"  # the photos train held out of the folder it trained on: never calibrate on them
-    calibration = examples.calibration(calib_source, spec, calib_count, held_out=test if listed else None)
+    calibration = examples.calibration(calib_source, spec, calib_count, held_out=test if listed else None, cache=cache)
     spec = spec.with_provenance(train_data=Path(spec.provenance.train_data).name,  # no path of this host on devices
                                 test_data=Path(spec.provenance.test_data).name)
     say = settings.say

@@ -192,7 +192,7 @@ def quantize(model, spec: ModelSpec, calibration: Examples, path: Path, work: Pa
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.calibrate import save_tensors_data
 
-    identity = zlib.crc32(np.ascontiguousarray(calibration.pixels))  # the same images give the same ranges
+    identity = zlib.crc32(np.ascontiguousarray(calibration.pixels[:]))  # the same images give the same ranges
     prepared, cache = prepared_model(model, spec, work), work / f"ranges-{method}-{len(calibration)}-{identity}.json"
     if not cache.exists():
         save_tensors_data(calibrate(prepared, calibration, method, work), cache)

@@ -156,13 +156,13 @@ def kept_targets(folder: LabelledFolder, keep: list[int]) -> np.ndarray:
     return targets
 
 
-def load_pixels(folder: LabelledFolder, to_pixels, workers: int = 8, allocate=np.empty) -> tuple[np.ndarray, np.ndarray]:
-    """(pixels, targets) of every readable file, in one array made by `allocate(shape, dtype)` (np.empty, or a
-    disk-backed memmap so that a data set's size does not drive memory)."""
+def load_pixels(folder: LabelledFolder, to_pixels, workers: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """(pixels, targets) of every readable file, in memory (train --in-memory; everything else reads the pixel
+    cache, edge/pixel_cache.py)."""
     pixels, keep = None, []
     for index, image in decoded(folder, to_pixels, workers):
         if pixels is None:
-            pixels = allocate((len(folder.files), *image.shape), image.dtype)
+            pixels = np.empty((len(folder.files), *image.shape), image.dtype)
         pixels[len(keep)] = image
         keep.append(index)
     return pixels[: len(keep)], kept_targets(folder, keep)

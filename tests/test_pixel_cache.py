@@ -29,7 +29,7 @@ def _no_decoding(*args, **kwargs):
 
 
 def test_built_once_then_reused_without_decoding(photos, tmp_path, monkeypatch):
-    from train import pixel_cache
+    from edge import pixel_cache
 
     pixels, targets, built = pixel_cache.cached(class_folder(photos), SPEC, tmp_path / "cache")
     assert built and pixels.shape == (21, 24, 24, 3) and list(targets) == [0] * 12 + [1] * 9
@@ -42,7 +42,7 @@ def test_built_once_then_reused_without_decoding(photos, tmp_path, monkeypatch):
 
 
 def test_rebuilt_when_the_spec_or_a_file_changes(photos, tmp_path):
-    from train import pixel_cache
+    from edge import pixel_cache
 
     cache = tmp_path / "cache"
     assert pixel_cache.cached(class_folder(photos), SPEC, cache)[2]
@@ -58,7 +58,7 @@ def test_rebuilt_when_the_spec_or_a_file_changes(photos, tmp_path):
 
 
 def test_unreadable_files_are_skipped_and_remembered(photos, tmp_path):
-    from train import pixel_cache
+    from edge import pixel_cache
 
     broken = photos / "class_1" / "broken.png"
     broken.write_bytes(b"not an image")
@@ -70,7 +70,7 @@ def test_unreadable_files_are_skipped_and_remembered(photos, tmp_path):
 
 
 def test_an_interrupted_build_leaves_no_entry(photos, tmp_path, monkeypatch):
-    from train import pixel_cache
+    from edge import pixel_cache
 
     calls = []
 
@@ -87,7 +87,7 @@ def test_an_interrupted_build_leaves_no_entry(photos, tmp_path, monkeypatch):
 
 
 def test_rows_index_like_an_array(photos, tmp_path):
-    from train import pixel_cache
+    from edge import pixel_cache
 
     pixels, _, _ = pixel_cache.cached(class_folder(photos), SPEC, tmp_path / "cache")
     whole = pixels[:]
@@ -123,3 +123,25 @@ def test_a_cache_dir_that_is_a_file_gets_one_line(cli, photos, tmp_path):
                               "--out", str(tmp_path / "run")])
     assert result.exit_code == 2 and f"--cache-dir {taken}: cannot make the pixel cache there" in result.output
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_convert_reads_the_photos_train_cached_and_decodes_none(trained, tmp_path, monkeypatch):
+    """`convert quantize` on a model `train` wrote: its test split and its calibration photos come from the entries
+    training built (the calibration sample as rows of the training entry), with the figures of a fresh decode."""
+    from convert import examples
+    from convert.export import quantize
+    from edge import pixel_cache
+    from keras_io import archive
+    from tests.conftest import SAMPLE
+
+    trained_cache = pixel_cache.default_root()
+    monkeypatch.setenv("EDGE_CACHE_DIR", str(tmp_path / "empty-cache"))
+    fresh = quantize(trained, SAMPLE / "test", tmp_path / "decoded", ["tflite_int8"], robustness_images=0)
+    monkeypatch.setenv("EDGE_CACHE_DIR", str(trained_cache))
+    monkeypatch.setattr(pixel_cache, "to_pixels", _no_decoding)
+    calibration = examples.calibration(SAMPLE / "train", archive.load(trained)[1], 64)
+    assert isinstance(calibration.pixels, pixel_cache.Rows) and len(calibration) == 64
+    cached = quantize(trained, SAMPLE / "test", tmp_path / "cached", ["tflite_int8"], robustness_images=0)
+    assert [(r["accuracy"], r.get("agreement")) for r in cached["rows"]] == \
+        [(r["accuracy"], r.get("agreement")) for r in fresh["rows"]]

@@ -115,12 +115,12 @@ def folders(data: Path, test_fraction: float, seed: int) -> tuple[LabelledFolder
 def load(train: LabelledFolder, test: LabelledFolder, train_dir: Path, spec: ModelSpec, cache: Path | None = None,
          in_memory: bool = False) -> Split:
     """Decode and resize every image once, through the same function the device uses: into the on-disk cache
-    under CACHE (train/pixel_cache.py; pixels are then read a batch at a time), or into memory."""
+    under CACHE (edge/pixel_cache.py; pixels are then read a batch at a time), or into memory."""
     if in_memory:
         decode = lambda image: to_pixels(image, spec)  # noqa: E731
         (train_x, train_y), (test_x, test_y) = load_pixels(train, decode), load_pixels(test, decode)
     else:
-        from train import pixel_cache
+        from edge import pixel_cache
 
         (train_x, train_y, built), (test_x, test_y, _) = pixel_cache.cached(train, spec, cache), pixel_cache.cached(test, spec, cache)
         print(f"pixel cache: {train_x.path.parent} ({'built' if built else 'reused'}; --cache-dir or EDGE_CACHE_DIR "

@@ -1,5 +1,7 @@
 """Photos decoded once, through the same edge.preprocess.to_pixels the device uses, into an on-disk cache of raw
-uint8 rows, and read back a batch at a time: memory stays flat however many photos a folder holds.
+uint8 rows, and read back a batch at a time: memory stays flat however many photos a folder holds. One store for
+train and convert: `convert quantize` finds the entries `train` built for the same files at the same spec (its test
+split, its training photos for calibration) and decodes nothing again.
 
 An entry is keyed by the file list (paths, sizes, modification times) and the spec's pixel fields, so a cache from
 another spec or file list is never reused; it is built under a temporary name and renamed when complete. Reads use
@@ -71,6 +73,32 @@ class PixelFile:
             os.close(fd)
 
 
+class Rows:
+    """Some rows of a PixelFile, in the order of INDICES, indexed as an array of them (read when indexed)."""
+
+    def __init__(self, pixels: PixelFile, indices):
+        self.pixels, self.indices = pixels, np.asarray(indices, np.int64)
+        self.shape, self.dtype = (len(self.indices), *pixels.shape[1:]), pixels.dtype
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index):
+        picked = self.indices[index]
+        return self.pixels[int(picked)] if np.isscalar(picked) else self.pixels[picked]
+
+
+def existing(folder: LabelledFolder, spec: ModelSpec, root: Path | None = None) -> tuple[PixelFile, np.ndarray] | None:
+    """(pixels, targets) of a complete entry for FOLDER at SPEC under ROOT, or None; skipped files are recorded in
+    folder.skipped as `cached` does."""
+    entry = (root or default_root()) / key(folder, spec)
+    if not (entry / "meta.json").is_file():
+        return None
+    meta = json.loads((entry / "meta.json").read_text())
+    folder.skipped[:] = [Path(p) for p in meta["skipped"]]
+    return PixelFile(entry / "pixels.u8", meta["shape"]), np.load(entry / "targets.npy")
+
+
 def cached(folder: LabelledFolder, spec: ModelSpec, root: Path | None = None) -> tuple[PixelFile, np.ndarray, bool]:
     """(pixels, targets, built): FOLDER's images at SPEC's size from the cache under ROOT, decoding them first when
     no complete entry matches. Unreadable files are skipped (and recorded in folder.skipped) as in edge.folders."""
@@ -93,7 +121,6 @@ def cached(folder: LabelledFolder, spec: ModelSpec, root: Path | None = None) ->
             np.save(tmp / "targets.npy", kept_targets(folder, keep))
             meta = {"shape": [len(keep), *shape], "skipped": [str(p) for p in folder.skipped]}
             (tmp / "meta.json").write_text(json.dumps(meta))
-    meta = json.loads((entry / "meta.json").read_text())
-    folder.skipped[:] = [Path(p) for p in meta["skipped"]]
-    return PixelFile(entry / "pixels.u8", meta["shape"]), np.load(entry / "targets.npy"), built
+    pixels, targets = existing(folder, spec, root)
+    return pixels, targets, built
 
