@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, List, Optional
 
@@ -24,7 +22,8 @@ import typer
 
 from benchmarks import chart
 from benchmarks.compare import compare
-from benchmarks.machine import describe, rss_mb
+from benchmarks import results
+from benchmarks.machine import rss_mb
 from benchmarks.moving_camera import moving_camera
 from benchmarks.pipeline import pipeline
 from benchmarks.serve import serve
@@ -167,7 +166,7 @@ def _direct_subject(runner, inputs: list[np.ndarray], warmup: int, row: dict) ->
     measured against (INPUTS: the runner's input tensors, or float inputs to quantise once here)."""
     name, call, source = runner.bare()
     if source["dtype"] in (np.int8, np.uint8):
-        inputs = [x if x.dtype == source["dtype"] else runtime.quantize(x, *source["quantization"], source["dtype"])
+        inputs = [x if x.dtype == source["dtype"] else runtime.quantize_array(x, *source["quantization"], source["dtype"])
                   for x in inputs]
     for i in range(warmup):
         call(inputs[i % len(inputs)])
@@ -316,10 +315,9 @@ def write_results(out: Path, result: dict) -> list[Path]:
     """OUT.json, OUT.csv, OUT.md (machine header and the whole table) and OUT.png; returns the files written."""
     rows = result["rows"]
     writable_folder(out.parent, "--out")
-    write_text(out.with_suffix(".json"), json.dumps(result, indent=2))
-    write_text(out.with_suffix(".csv"), _csv(rows))
     columns = [c for c in COLUMNS + ["overhead_vs_direct"] if any(c in row for row in rows)]  # none left blank throughout
-    write_text(out.with_suffix(".md"), f"{_header(result)}\n\n{markdown([_for_people(r) for r in rows], columns)}\n")
+    results.write_results(out, result, f"\n\n{markdown([_for_people(r) for r in rows], columns)}\n", _header(result))
+    write_text(out.with_suffix(".csv"), _csv(rows))
     written = [out.with_suffix(s) for s in (".json", ".csv", ".md")]
     if chart.write(out.with_suffix(".png"), rows):
         written.append(out.with_suffix(".png"))
@@ -362,10 +360,9 @@ def bench(
         if out is not None:
             writable_folder(out.parent, "--out")  # before the timing, not after it
         rows, complete = run(files, counts, frames, runs, warmup, data, direct, seconds, reference, corruption)
-        result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": describe(),
-                  "runs": runs, "warmup": warmup, "timing_images": len(frames), "data": str(data) if data else None,
-                  "corruption": corrupt,
-                  "complete": complete, "peak_rss_mb": rss_mb("VmHWM"), "rows": rows}
+        result = results.stamped({"runs": runs, "warmup": warmup, "timing_images": len(frames),
+                                  "data": str(data) if data else None, "corruption": corrupt, "complete": complete,
+                                  "peak_rss_mb": rss_mb("VmHWM"), "rows": rows})
         typer.echo(terminal_table(rows))
         for row in rows:
             if row["status"] != "ok" and not row["status"].startswith("ok "):

@@ -1,4 +1,4 @@
-"""The fuzz suite (tests/test_fuzz.py) at many more examples than CI gives it, under /usr/bin/time -v: examples
+"""The fuzz suite (tests/edge/test_fuzz.py) at many more examples than CI gives it, under /usr/bin/time -v: examples
 per property, failures, wall time and peak RSS, written to OUT.json and OUT.md.
 
     python -m benchmarks.fuzz --examples 20000 --out benchmarks/results/fuzz
@@ -13,18 +13,18 @@ from pathlib import Path
 
 import typer
 
-from benchmarks.processes import measure, write_results
+from benchmarks.processes import measure
+from benchmarks.results import REPO, write_results
 from edge.tables import markdown
 
 app = typer.Typer(add_completion=False, help=__doc__)
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _examples(stdout: str) -> list[dict]:
     """Per property, from hypothesis's statistics: passing, failing and invalid examples and the typical runtime."""
     rows = []
-    for block in re.split(r"\n(?=tests/test_fuzz\.py::)", stdout):
-        name = re.match(r"tests/test_fuzz\.py::(\w+)", block)
+    for block in re.split(r"\n(?=tests/edge/test_fuzz\.py::)", stdout):
+        name = re.match(r"tests/edge/test_fuzz\.py::(\w+)", block)
         counts = re.search(r"(\d+) passing, (\d+) failing, and (\d+) invalid", block)
         runtime = re.search(r"Typical runtimes: ([^\n]+)", block)
         if name and counts:
@@ -36,7 +36,7 @@ def _examples(stdout: str) -> list[dict]:
 @app.command()
 def main(examples: int = typer.Option(20_000, min=1, help="Examples per property (CI runs 400)."),
          out: Path = typer.Option(Path("benchmarks/results/fuzz"), help="Writes OUT.json and OUT.md.")):
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_fuzz.py",
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/edge/test_fuzz.py",
                "--hypothesis-show-statistics", "--hypothesis-seed=0"]
     done = measure(command, {**os.environ, "EDGE_FUZZ_EXAMPLES": str(examples)}, REPO)
     rows = _examples(done["stdout"])

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import typer
 
-from benchmarks.processes import write_results
+from benchmarks.results import REPO, write_results
 from edge import metrics
 from edge.console import user_errors
 from edge.corruptions import defocus, motion_blur
@@ -28,7 +28,6 @@ from edge.folders import class_folder
 from edge.preprocess import read_image
 from edge.tables import markdown
 
-REPO = Path(__file__).resolve().parents[1]
 FOCUS_FRAMES = 8  # frames the autofocus takes to settle after a cut
 SETTLED_S = 0.5  # frames this long after a cut count as settled
 ACCURACIES = ("accuracy", "settled_accuracy", "first_half_second_accuracy")  # fractions, shown in percent

@@ -13,7 +13,6 @@ done; resident memory is sampled every 500 frames.
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from functools import partial
@@ -24,9 +23,9 @@ import cv2
 import numpy as np
 import typer
 
-from benchmarks.machine import describe, rss_mb
+from benchmarks.machine import rss_mb
+from benchmarks.results import write_results
 from edge import runtime
-from edge.atomic import write_text
 from edge.capture import LiveReader
 from edge.console import user_errors
 from edge.errors import UserError
@@ -147,12 +146,8 @@ def pipeline(
                 raise UserError("give --video FILE, or --images DIR to make one from real images")
             video = make_video(images, Path(work) / "clip.avi")
         rows = [run(path, video, frames, threads, threaded, camera_fps) for path in model for threaded in (False, True)]
-        result = {"machine": describe(), "video": str(video), "rows": rows}
-        out.parent.mkdir(parents=True, exist_ok=True)
-        write_text(out.with_suffix(".json"), json.dumps(result, indent=2))
         columns = ["model", "mode", "camera_fps", "frames", *[f"{s}_ms" for s in STAGES], "frame_ms", "fps", "not_invoke_share",
                    "rss_mb_start", "rss_mb_max", "rss_growth_mb"]
         table = markdown(rows, columns)
-        write_text(out.with_suffix(".md"), f"Pipeline on {result['machine']['cpu']}, {result['machine']['cores']} cores, "
-                                           f"640x480 MJPG frames, medians in ms.\n\n{table}\n")
+        write_results(out, {"video": str(video), "rows": rows}, f"Pipeline: 640x480 MJPG frames, medians in ms.\n\n{table}\n")
         typer.echo(table)

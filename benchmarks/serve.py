@@ -20,12 +20,10 @@ from typing import List, Optional
 import typer
 
 from benchmarks.pipeline import make_video
-from benchmarks.processes import write_results
+from benchmarks.results import REPO, write_results
 from edge.console import user_errors
 from edge.errors import UserError
 from edge.tables import markdown
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 class Viewer:

@@ -9,18 +9,15 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import typer
 
-from benchmarks.machine import describe
-from edge.atomic import write_text
+from benchmarks.results import write_results
 from edge.tables import markdown
 
 app = typer.Typer(add_completion=False, help=__doc__)
@@ -66,17 +63,11 @@ def startup(
     rows = [{"process": name, "median_s": round(m, 3), "min_s": round(min(times[name]), 3)} for name, m in medians.items()]
     quick = [{"command": what, "median_s": round(float(np.median([_seconds(_entry(cmd)) for _ in range(3)])), 3)}
              for what, cmd in QUICK]
-    result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": describe(), "runs": runs,
-              "model": str(model), "photo": str(photo), "classify": rows, "ratio": round(ratio, 3), "quick": quick}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_text(out.with_suffix(".json"), json.dumps(result, indent=2))
-    machine = result["machine"]
-    text = (f"Machine: {machine['cpu']}, {machine['cores']} cores, flags {' '.join(machine['cpu_flags']) or 'n/a'}; "
-            f"{result['date']}. Whole processes, median of {runs} interleaved runs.\n\n"
+    text = (f"Whole processes, median of {runs} interleaved runs.\n\n"
             f"{markdown(rows, ['process', 'median_s', 'min_s'])}\n\nedge-classify / bare script: **{ratio:.2f}**\n\n"
             f"Help, version and usage errors (median of 3):\n\n{markdown(quick, ['command', 'median_s'])}\n")
-    write_text(out.with_suffix(".md"), text)
-    typer.echo(text)
+    typer.echo(write_results(out, {"runs": runs, "model": str(model), "photo": str(photo), "classify": rows,
+                                   "ratio": round(ratio, 3), "quick": quick}, text))
 
 
 if __name__ == "__main__":

@@ -183,8 +183,8 @@ def prepared_model(model, spec: ModelSpec, work: Path) -> Path:
     return prepared
 
 
-def quantize(model, spec: ModelSpec, calibration: Examples, path: Path, work: Path, method: str = "percentile",
-             reduce_range: bool = False, weight_type: str = "QInt8", nodes_to_exclude: tuple = ()) -> str | None:
+def quantize_static(model, spec: ModelSpec, calibration: Examples, path: Path, work: Path, method: str = "percentile",
+                    reduce_range: bool = False, weight_type: str = "QInt8", nodes_to_exclude: tuple = ()) -> str | None:
     """Static QDQ: activations uint8, weights per channel (QInt8, or QUInt8 for the U8U8 kernels that cannot
     saturate); shape inference first, as onnxruntime recommends. reduce_range: 7-bit weights. NODES_TO_EXCLUDE stay
     float (`--recover`). The ranges are calibrated once per run, method and calibration set. Returns a note for the user when
@@ -231,4 +231,4 @@ def export_int8(model, spec: ModelSpec, calibration: Examples, path: Path, work:
                 nodes_to_exclude: tuple = ()) -> str | None:
     """Percentile calibration and per-channel weights (benchmarks/results/calibration_muffins.md), with the weight
     type TARGET needs (`convert quantize --target`); NODES_TO_EXCLUDE stay float (`--recover`)."""
-    return quantize(model, spec, calibration, path, work, weight_type=TARGETS[target], nodes_to_exclude=nodes_to_exclude)
+    return quantize_static(model, spec, calibration, path, work, weight_type=TARGETS[target], nodes_to_exclude=nodes_to_exclude)

@@ -120,7 +120,7 @@ def int8_converter(model, calibration: Examples):
 
 @register_exporter("tflite_int8")
 def export_int8(model, spec: ModelSpec, calibration: Examples, path: Path, work: Path) -> None:
-    """int8 input and output: the device feeds quantised pixels straight in (see edge.runtime.quantize)."""
+    """int8 input and output: the device feeds quantised pixels straight in (see edge.runtime.quantize_array)."""
     tf, converter = int8_converter(model, calibration)
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8

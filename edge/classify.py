@@ -204,12 +204,8 @@ def classify(
             _check_window()
         runner = runtime.load(model, threads, spec=_spec_from_flags(labels, size, scale, offset))
         source = open_source({"camera": camera, "video": video, "stream": stream, "images": images},
-                             runner.spec.labels if runner.spec.task != "regression" else None)
-        source.bar = source.kind == "images" and not sys.stdout.isatty()  # the lines go to a file: show how far it is
-        if realtime:
-            if source.kind != "video":
-                raise UserError("--realtime: only for --video FILE (cameras and streams are real time already)")
-            source.realtime = True
+                             runner.spec.labels if runner.spec.task != "regression" else None, realtime=realtime,
+                             bar=not sys.stdout.isatty())  # images whose lines go to a file: show how far it is
         sinks = [Printer(source.kind, json_lines, changes_only), *([Changes(post, source.kind)] if post else []),
                  *([Overlay(save_video, show, getattr(source, "fps", 0.0))] if save_video or show else [])]
         serving = _serving(serve, serve_token, serve_fps, model, runner, source) if serve else None

@@ -50,7 +50,7 @@ RUNNERS = Registry("edge", "_runner")
 register_runner = RUNNERS.register  # class decorator: @register_runner("tflite")
 
 
-def quantize(x: np.ndarray, scale: float, zero_point: int, dtype: np.dtype) -> np.ndarray:
+def quantize_array(x: np.ndarray, scale: float, zero_point: int, dtype: np.dtype) -> np.ndarray:
     """float -> int8/uint8 with round-half-up; float32 in place, as it runs on every frame."""
     info = np.iinfo(dtype)
     q = np.multiply(x, np.float32(1 / scale), dtype=np.float32)

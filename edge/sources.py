@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,11 +51,12 @@ class ImageSource:
     sequence = False
     ended = False
     counters: dict = {}
-    bar = False  # count the images on a progress bar (edge/progress.py), for a run whose lines are piped away
 
-    def __init__(self, path: str | Path, labels: tuple[str, ...] | None = None):
+    def __init__(self, path: str | Path, labels: tuple[str, ...] | None = None, bar: bool = False):
         """PATH: an image, a folder of images, or of class folders whose names, where they are among LABELS, are the
-        truth its images are judged against (of a data root with train/ and test/, the test/ photos)."""
+        truth its images are judged against (of a data root with train/ and test/, the test/ photos). BAR: count the
+        images on a progress bar (edge/progress.py), for a run whose lines are piped away."""
+        self.bar = bar
         path = self.target = held_out(path, "--images")
         if is_class_folder(path):
             folder = class_folder(path, min_classes=1)
@@ -83,29 +85,27 @@ class ImageSource:
 
 
 class CaptureSource:
-    """Frames from OpenCV's VideoCapture: a video file (every frame; with `realtime`, at its own frame rate as a
-    camera delivers it), or a camera or stream (live: the newest frame, reopened with back-off when it stops)."""
+    """Frames from OpenCV's VideoCapture (or picamera2): read live on their own thread, the newest frame each time,
+    reopened with back-off when the source stops (CameraSource, StreamSource); VideoSource reads a file instead."""
 
-    realtime = False  # a video file played at its frame rate: the newest frame, the others dropped and counted
+    kind = ""  # the flag it came from
+    advice = ""  # what to check when it does not open
+    empty = ""  # ... and when it opens but gives no frame
     sequence = True
+    every_frame = False  # every frame in order (a file not played in real time), not the newest one
+    reopens = True  # reopened with back-off when it stops
 
-    def __init__(self, target: int | str, kind: str, backoff: tuple[float, float] = (0.5, 30.0)):
-        self.kind, self.target, self.skipped, self.backoff = kind, target, 0, backoff
-        what = f"{kind} {target}"
-        if kind == "video" and not Path(target).is_file():
-            raise UserError(f"{target}: no such video file; check the path")
+    def __init__(self, target: int | str, backoff: tuple[float, float] = (0.5, 30.0)):
+        self.target, self.skipped, self.backoff = target, 0, backoff
+        what = f"{self.kind} {target}"
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # our own message says what failed
         self.capture = self._open()
         if not self.capture.isOpened():
-            fix = {"camera": "check it is connected and free (ls /dev/video*), or try another camera index",
-                   "video": "it is not a video OpenCV can decode; re-encode it (e.g. ffmpeg -c:v libx264)",
-                   "stream": "check the URL and that the stream is up (try it with ffplay or VLC)"}[kind]
-            raise UserError(f"{what} did not open: {fix}")
+            raise UserError(f"{what} did not open: {self.advice}")
         ok, self.first = self.capture.read()
         if not ok or self.first is None:
             self.capture.release()
-            raise UserError(f"{what} opened but gave no frame: "
-                            + ("is another program using it?" if kind == "camera" else "it is empty or its codec is not supported"))
+            raise UserError(f"{what} opened but gave no frame: {self.empty}")
         self.ended = False
         self.live = None
 
@@ -127,11 +127,11 @@ class CaptureSource:
         return {"dropped": self.live.dropped, "reconnects": self.live.reconnects} if self.live else {}
 
     def __iter__(self) -> Iterator[Frame]:
-        if self.kind == "video" and not self.realtime:  # a file is not real time: classify every frame, in order
+        if self.every_frame:
             return self._every_frame()
-        file = self.kind == "video"
-        self.live = LiveReader(Paced(self.capture, self.fps) if file else self.capture, self.first,
-                               None if file else self._open, f"{self.kind} {self.target}", self.backoff)
+        capture = self.capture if self.reopens else Paced(self.capture, self.fps)  # a file: paced as a camera would
+        self.live = LiveReader(capture, self.first, self._open if self.reopens else None, f"{self.kind} {self.target}",
+                               self.backoff)
         return self._live_frames()
 
     def _live_frames(self) -> Iterator[Frame]:
@@ -153,25 +153,61 @@ class CaptureSource:
             self.capture.release()
 
 
+class CameraSource(CaptureSource):
+    kind = "camera"
+    advice = "check it is connected and free (ls /dev/video*), or try another camera index"
+    empty = "is another program using it?"
+
+
+class StreamSource(CaptureSource):
+    kind = "stream"
+    advice = "check the URL and that the stream is up (try it with ffplay or VLC)"
+    empty = "it is empty or its codec is not supported"
+
+
+class VideoSource(CaptureSource):
+    """A video file: every frame in order, or with REALTIME at its own frame rate as a camera delivers it (the newest
+    frame; the others dropped and counted)."""
+
+    kind = "video"
+    advice = "it is not a video OpenCV can decode; re-encode it (e.g. ffmpeg -c:v libx264)"
+    empty = "it is empty or its codec is not supported"
+    reopens = False
+
+    def __init__(self, target: str, realtime: bool = False):
+        if not Path(target).is_file():
+            raise UserError(f"{target}: no such video file; check the path")
+        self.every_frame = not realtime
+        super().__init__(target)
+
+
 def camera_target(value: str) -> int | str:
     """--camera: an index (0), a device path (/dev/video2), or picam."""
     return int(value) if value.isdigit() else value
 
 
-SOURCES: dict[str, tuple[str, Callable[[str, tuple | None], Source]]] = {  # flag -> (its value in help, opener)
-    "camera": ("N", lambda value, labels: CaptureSource(camera_target(value), "camera")),
-    "video": ("FILE", lambda value, labels: CaptureSource(str(value), "video")),
-    "stream": ("URL", lambda value, labels: CaptureSource(value, "stream")),
-    "images": ("PATH", ImageSource),
+SOURCES: dict[str, tuple[str, Callable[..., Source]]] = {  # flag -> (its value in help, opener(value, labels, **options))
+    "camera": ("N", lambda value, labels: CameraSource(camera_target(value))),
+    "video": ("FILE", lambda value, labels, realtime=False: VideoSource(str(value), realtime)),
+    "stream": ("URL", lambda value, labels: StreamSource(value)),
+    "images": ("PATH", lambda value, labels, bar=False: ImageSource(value, labels, bar)),
 }
+OPTIONS = {"realtime": "--realtime: only for --video FILE (cameras and streams are real time already)",
+           "bar": None}  # the options a source may take -> the line when the chosen one does not (None: ignored)
 
 
-def open_source(given: dict[str, object], labels: tuple[str, ...] | None = None) -> Source:
+def open_source(given: dict[str, object], labels: tuple[str, ...] | None = None, **options: bool) -> Source:
     """The one source among GIVEN (flag -> value or None), for a model with LABELS (class folders are judged
-    against them); UserError unless exactly one is given."""
+    against them), built with the OPTIONS it takes (realtime: a video; bar: images); UserError unless exactly one
+    source is given, or for an option set that it does not take."""
     chosen = [flag for flag, value in given.items() if value is not None]
     if len(chosen) != 1:
         flags = [f"--{flag} {metavar}" for flag, (metavar, _) in SOURCES.items()]
         raise UserError(f"give exactly one source: {', '.join(flags[:-1])} or {flags[-1]} "
                         f"(got {', '.join('--' + c for c in chosen) or 'none'})")
-    return SOURCES[chosen[0]][1](given[chosen[0]], labels)
+    opener = SOURCES[chosen[0]][1]
+    taken = inspect.signature(opener).parameters
+    for option, value in options.items():
+        if value and option not in taken and OPTIONS[option]:
+            raise UserError(OPTIONS[option])
+    return opener(given[chosen[0]], labels, **{k: v for k, v in options.items() if k in taken})

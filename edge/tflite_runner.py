@@ -12,7 +12,7 @@ from edge.errors import UserError
 from edge.metadata import read_tflite_spec
 from edge.native import info_lines_dropped
 from edge.preprocess import normalize
-from edge.runtime import dequantize, quantize, register_runner
+from edge.runtime import dequantize, quantize_array, register_runner
 
 
 def _package_version(module) -> str:
@@ -87,19 +87,19 @@ class TFLiteRunner:
     def predict(self, batch: np.ndarray) -> np.ndarray:
         """Float model inputs (N, H, W, C) -> float scores."""
         if self._quantized_input():
-            batch = quantize(batch, *self.input["quantization"], self.input["dtype"])
+            batch = quantize_array(batch, *self.input["quantization"], self.input["dtype"])
         return self.run(batch)
 
     def input_from_pixels(self, pixels: np.ndarray) -> np.ndarray:
         """uint8 pixels -> the tensor the model takes. An int8 input goes through a 256-entry table of
-        quantize(normalize(value)): the same numbers as predict() computes, without float arrays. Where the table is
+        quantize_array(normalize(value)): the same numbers as predict() computes, without float arrays. Where the table is
         a shift modulo 256 (x/255 and x/127.5 - 1 both give q = u8 - 128), one uint8 add does it: 5 us against 75 us
         for cv2.LUT on a 224x224x3 frame."""
         if not self._quantized_input():
             return normalize(pixels, self.spec)
         if self._table is None:
             values = normalize(np.arange(256, dtype=np.uint8), self.spec)
-            self._table = quantize(values, *self.input["quantization"], self.input["dtype"])
+            self._table = quantize_array(values, *self.input["quantization"], self.input["dtype"])
             shifts = (self._table.view(np.uint8).astype(np.int16) - np.arange(256)) % 256
             self._shift = np.uint8(shifts[0]) if (shifts == shifts[0]).all() else None  # np.unique would load numpy.ma
         if self._shift is not None:

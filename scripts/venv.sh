@@ -31,14 +31,14 @@ if [ ! -x .venv-mediapipe/bin/python ]; then
     python3 -m venv .venv-mediapipe
 fi
 pip_quietly .venv-mediapipe/bin/python -m pip install -q mediapipe==1.2.3 -c constraints.txt
-# Debian's Chromium for the browser test of `edge-classify --serve` (tests/test_serve.py): Playwright drives it as
+# Debian's Chromium for the browser test of `edge-classify --serve` (tests/edge/test_serve.py): Playwright drives it as
 # installed, with no browser download.
 if ! command -v chromium > /dev/null; then
     if [ "$(id -u)" = 0 ]; then
         say "installing Debian's chromium (for the browser test of --serve)"
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
     else
-        echo "note: tests/test_serve.py needs Debian's chromium: sudo apt-get install chromium" >&2
+        echo "note: tests/edge/test_serve.py needs Debian's chromium: sudo apt-get install chromium" >&2
     fi
 fi
 say "done: .venv is ready (source .venv/bin/activate)"

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import typer
 
-from benchmarks.machine import describe
+from benchmarks.results import write_results
 from convert import examples, onnx_export, tflite_export
 from convert.parity import Thresholds, compare
 from edge import runtime
-from edge.atomic import write_text
 from edge.metrics import points
 from edge.tables import markdown
 from keras_io import archive
@@ -25,8 +24,8 @@ app = typer.Typer(add_completion=False, help=__doc__)
 
 VARIANTS = {  # name -> function(model, spec, calibration, path, work); ONNX with the default (u8 x u8) scheme
     "tflite_int8": tflite_export.export_int8,
-    "onnx_int8 minmax": lambda m, s, c, p, w: onnx_export.quantize(m, s, c, p, w, method="minmax", weight_type="QUInt8"),
-    "onnx_int8 percentile": lambda m, s, c, p, w: onnx_export.quantize(m, s, c, p, w, weight_type="QUInt8"),
+    "onnx_int8 minmax": lambda m, s, c, p, w: onnx_export.quantize_static(m, s, c, p, w, method="minmax", weight_type="QUInt8"),
+    "onnx_int8 percentile": lambda m, s, c, p, w: onnx_export.quantize_static(m, s, c, p, w, weight_type="QUInt8"),
 }
 SUFFIX = {"tflite_int8": ".tflite"}
 
@@ -57,12 +56,10 @@ def study(
                              "drop": row["drop"], "agreement": row["agreement"], "disagreements": row["disagreements"],
                              "export_s": round(time.perf_counter() - started, 1)})
                 typer.echo(json.dumps(rows[-1]))
-    result = {"model": str(model_path), "data": str(data), "images": len(test), "machine": describe(), "rows": rows}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_text(out.with_suffix(".json"), json.dumps(result, indent=2))
     table = markdown([row | {"drop": points(row["drop"])} for row in rows], ["export", "calibration_images", "accuracy",
                      "drop", "agreement", "disagreements", "export_s"], percent=("accuracy", "agreement"))
-    write_text(out.with_suffix(".md"), f"int8 parity on {len(test)} images of {data} against calibration size.\n\n{table}\n")
+    write_results(out, {"model": str(model_path), "data": str(data), "images": len(test), "rows": rows},
+                  f"int8 parity on {len(test)} images of {data} against calibration size.\n\n{table}\n")
     typer.echo(table)
 
 

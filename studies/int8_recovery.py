@@ -20,7 +20,7 @@ import typer
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.processes import write_results  # noqa: E402
+from benchmarks.results import write_results  # noqa: E402
 from convert.export import Int8Failures, quantize  # noqa: E402
 from convert.parity import Thresholds, read_report  # noqa: E402
 from edge.tables import markdown  # noqa: E402

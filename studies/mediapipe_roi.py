@@ -16,7 +16,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.processes import write_results  # noqa: E402
+from benchmarks.results import write_results  # noqa: E402
 from edge.folders import any_images  # noqa: E402
 
 CLASSIFY = REPO / "scripts" / "mediapipe_classify.py"

@@ -7,12 +7,11 @@ runs, or runs from before mirror averaging), each exported through convert's par
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 
+from benchmarks.results import write_results
 from edge import metrics
-from edge.atomic import write_text
 from edge.tables import markdown
 
 
@@ -43,8 +42,8 @@ def main() -> None:
     args = parser.parse_args()
     rows = [measure(run) for run in args.runs]
     table = markdown(rows, list(rows[0]), percent=tuple(k for k in rows[0] if k.endswith(("_float", "_int8"))))
-    write_text(args.out.with_suffix(".md"), table + "\n")
-    write_text(args.out.with_suffix(".json"), json.dumps(rows, indent=2))
+    write_results(args.out, {"rows": rows}, "Mirror averaging: float and int8 accuracy of each run, plain and "
+                  f"mirror-averaged.\n\n{table}\n")
     print(table)
 
 

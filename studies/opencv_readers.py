@@ -26,7 +26,7 @@ import typer
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.processes import write_results  # noqa: E402
+from benchmarks.results import write_results  # noqa: E402
 from edge.folders import any_images  # noqa: E402
 from edge.preprocess import prepare, read_image  # noqa: E402
 from edge.tables import markdown  # noqa: E402

@@ -13,7 +13,7 @@ from typing import List
 
 import typer
 
-from benchmarks.processes import write_results
+from benchmarks.results import write_results
 from convert.parity import read_report
 from edge.metrics import percent, points
 from edge.tables import markdown

@@ -16,7 +16,7 @@ results=benchmarks/results
 [ -f "$fashion/fashion.keras" ] || train fashion --epochs "${FASHION_EPOCHS:-40}" --out "$fashion"
 [ -f "$runs/demo/muffins/muffins.keras" ] || bash scripts/demo.sh
 
-python -m benchmarks.convert_memory --calib-count 256 --calib-count 1024 ${BASELINE:+--baseline "$BASELINE" --repeat 2} \
+python -m studies.convert_memory --calib-count 256 --calib-count 1024 ${BASELINE:+--baseline "$BASELINE" --repeat 2} \
     --case "muffins_mobilenet_v2=$runs/muffins/muffins.keras:$data/test" \
     --case "fashion_edge=$fashion/fashion.keras:$fashion/test.npz" \
     --case "demo_edge_cnn=$runs/demo/muffins/muffins.keras:data/sample/muffin-chihuahua/test" \

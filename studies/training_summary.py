@@ -14,7 +14,7 @@ import numpy as np
 import typer
 
 from convert.parity import read_report
-from edge.atomic import write_text
+from benchmarks.results import write_results
 from edge.metrics import percent
 from edge.tables import markdown
 
@@ -76,9 +76,8 @@ def main(runs: List[Path] = typer.Argument(..., help="Run folders written by `tr
     columns = ["recipe", "model", "reference", "float", "tflite_int8", "onnx_int8", "cv", "train", "examples", "int8_kb",
                "parameters", "epochs", "minutes"]
     table = markdown([_shown(row) for row in rows], columns)
-    write_text(out.with_suffix(".json"), json.dumps(rows, indent=2))
-    write_text(out.with_suffix(".md"), "Test figures of each recipe on this machine (2 cores); epochs as count x median "
-               f"seconds per epoch.\n\n{table}\n")
+    write_results(out, {"rows": rows}, "Test figures of each recipe on this machine (2 cores); epochs as count x median "
+                  f"seconds per epoch.\n\n{table}\n")
     typer.echo(table)
 
 

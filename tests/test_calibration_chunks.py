@@ -104,7 +104,7 @@ def test_chunked_int8_file_has_one_shot_zero_points_and_scales(trained, prepared
     path, calibration, work = prepared
     model, spec = archive.load(trained)
     chunked = tmp_path / "chunked.int8.onnx"
-    onnx_export.quantize(model, spec, calibration, chunked, work, weight_type="QUInt8")
+    onnx_export.quantize_static(model, spec, calibration, chunked, work, weight_type="QUInt8")
 
     one_shot = tmp_path / "one-shot.int8.onnx"
     quantize_static(str(path), str(one_shot), Everything(calibration), quant_format=QuantFormat.QDQ, per_channel=True,

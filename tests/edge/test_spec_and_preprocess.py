@@ -10,7 +10,7 @@ import pytest
 
 from edge.errors import UserError
 from edge.preprocess import normalize, prepare, read_image, to_pixels
-from edge.runtime import dequantize, quantize
+from edge.runtime import dequantize, quantize_array
 from edge.spec import ModelSpec, Provenance
 from tests.conftest import SAMPLE
 
@@ -39,7 +39,7 @@ def test_center_crop_keeps_the_middle_and_letterbox_pads():
 
 def test_int8_input_ties_round_the_same_way():
     pixels = np.arange(256, dtype=np.uint8)
-    q = quantize(normalize(pixels, SPEC), 1 / 127.5, -1, np.int8)
+    q = quantize_array(normalize(pixels, SPEC), 1 / 127.5, -1, np.int8)
     assert np.array_equal(q.astype(int), pixels.astype(int) - 128)
     assert np.allclose(dequantize(q, 1 / 127.5, -1), normalize(pixels, SPEC), atol=1 / 127.5)
 
@@ -97,7 +97,7 @@ def test_int8_input_table_equals_normalise_then_quantise(device_models):
     pixels = np.stack([to_pixels(read_image(p), runner.spec) for p in sorted((SAMPLE / "test" / "muffin").iterdir())[:8]])
     table_input = runner.input_from_pixels(pixels)
     assert table_input.dtype == runner.input["dtype"]
-    assert np.array_equal(table_input, runtime.quantize(normalize(pixels, runner.spec), *runner.input["quantization"],
+    assert np.array_equal(table_input, runtime.quantize_array(normalize(pixels, runner.spec), *runner.input["quantization"],
                                                         runner.input["dtype"]))
     assert np.array_equal(runner.run(table_input), runner.predict(normalize(pixels, runner.spec)))
     assert runner._shift is not None, "x/255 into this int8 input is one uint8 add"
@@ -106,7 +106,7 @@ def test_int8_input_table_equals_normalise_then_quantise(device_models):
     other = runtime.load(device_models[0] / "muffins.tflite", 1, spec=replace(runner.spec, scale=1 / 300, offset=0.1))
     looked_up = other.input_from_pixels(pixels)
     assert other._shift is None, "a scale that is not the model's own needs the full table"
-    assert np.array_equal(looked_up, runtime.quantize(normalize(pixels, other.spec), *other.input["quantization"],
+    assert np.array_equal(looked_up, runtime.quantize_array(normalize(pixels, other.spec), *other.input["quantization"],
                                                       other.input["dtype"]))
 
 

@@ -2,7 +2,7 @@
 cache and in memory (`--in-memory`), as whole processes under /usr/bin/time -v. The photos are the shipped sample's,
 tiled with variations (crops, flips, brightness) to 224x224 JPEGs, so no two files are the same.
 
-    python -m benchmarks.train_memory --photos 2000 --photos 20000 --out benchmarks/results/train_memory
+    python -m studies.train_memory --photos 2000 --photos 20000 --out benchmarks/results/train_memory
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ import cv2
 import numpy as np
 import typer
 
-from benchmarks.processes import measure, write_results
+from benchmarks.processes import measure
+from benchmarks.results import REPO, write_results
 from edge.folders import class_folder
 from edge.preprocess import read_image
 from edge.tables import markdown
 
 app = typer.Typer(add_completion=False, help=__doc__)
-REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample" / "muffin-chihuahua" / "train"
 
 

@@ -5,7 +5,7 @@ e.g. `git worktree add /tmp/base 3b31a7b`) right after this checkout's run at th
 meet the same machine (only there: the old code's memory grows with the count, past what the machine has).
 Accuracy and agreement per export come from each run's parity.json.
 
-    python -m benchmarks.convert_memory --case muffins_mobilenet_v2=runs/muffins/muffins.keras:../shared/data/muffin-chihuahua/test \\
+    python -m studies.convert_memory --case muffins_mobilenet_v2=runs/muffins/muffins.keras:../shared/data/muffin-chihuahua/test \\
         --calib-count 256 --calib-count 1024 --baseline /tmp/base --out benchmarks/results/convert_memory
 """
 
@@ -23,11 +23,11 @@ import typer
 from convert.parity import read_report
 from edge.metrics import percent
 
-from benchmarks.processes import measure, write_results
+from benchmarks.processes import measure
+from benchmarks.results import REPO, write_results
 from edge.tables import markdown
 
 app = typer.Typer(add_completion=False, help=__doc__)
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _measure(code: Path, model: str, data: str, calib_count: int) -> dict:

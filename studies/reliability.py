@@ -8,7 +8,7 @@
   under a final name must load and carry its spec (no half-written export), and a completed run afterwards must
   pass and leave no temporary file of its own.
 
-    python -m benchmarks.reliability --keras runs/demo/muffins/muffins.keras --model runs/demo/models/muffins.tflite \\
+    python -m studies.reliability --keras runs/demo/muffins/muffins.keras --model runs/demo/models/muffins.tflite \\
         --data data/sample/muffin-chihuahua/test --out benchmarks/results/reliability_runs
 """
 
@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 import typer
 
-from benchmarks.processes import write_results
+from benchmarks.results import REPO, write_results
 from edge.errors import UserError
 from edge.folders import any_images
 from edge.formats import exports_in
@@ -35,7 +35,6 @@ from edge.preprocess import read_image
 from edge.tables import markdown
 
 app = typer.Typer(add_completion=False, help=__doc__)
-REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
@@ -157,7 +156,7 @@ def main(
     typer.echo(markdown([soak], list(soak)))
     killed = kill_test(keras, data, kills) if kills else []
     typer.echo(markdown(killed, list(dict.fromkeys(k for r in killed for k in r))))
-    text = ("Soak and kill tests (`python -m benchmarks.reliability`).\n\n## Stream soak\n\n"
+    text = ("Soak and kill tests (`python -m studies.reliability`).\n\n## Stream soak\n\n"
             + markdown([soak], [k for k in soak if k != "stderr_tail"])
             + "\n\n## convert quantize, SIGKILLed\n\n" + markdown(killed, list(dict.fromkeys(k for r in killed for k in r)))
             + "\n")

@@ -3,7 +3,7 @@ TensorFlow, MirroredStrategy over two logical CPU devices (EDGE_CPU_DEVICES=2); 
 CPU devices of one process, and over two local processes (a coordinator on 127.0.0.1, one device each; the chief's
 figures). On 2 cores two replicas are not faster: this measures what each costs, and that it runs.
 
-    python -m benchmarks.train_devices --photos 2000 --out benchmarks/results/train_devices
+    python -m studies.train_devices --photos 2000 --out benchmarks/results/train_devices
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ from statistics import median
 
 import typer
 
-from benchmarks.processes import measure, write_results
-from benchmarks.train_memory import REPO, tiled_photos
+from benchmarks.processes import measure
+from benchmarks.results import write_results
+from benchmarks.results import REPO
+from studies.train_memory import tiled_photos
 from edge.tables import markdown
 
 app = typer.Typer(add_completion=False, help=__doc__)
