@@ -60,6 +60,7 @@ def embed_onnx_props(path: Path, **props: str) -> None:
 
 
 EMBEDDERS: dict[str, Callable[[Path, ModelSpec, Format], None]] = {}  # runtime -> writes the spec into its files
+# (TFLite's and ONNX's here; another runtime's beside its exporters, in convert/<runtime>_export.py)
 
 
 def embeds(runtime: str) -> Callable:
@@ -87,5 +88,8 @@ def _embed_onnx_file(path: Path, spec: ModelSpec, fmt: Format) -> None:
 
 def embed_file(path: Path, spec: ModelSpec) -> None:
     """Write SPEC into an exported model file in place, as its format allows, with the file's checksum last."""
+    from convert.registry import EXPORTERS
+
     fmt = format_of(path)
+    EXPORTERS.find(fmt.name)  # imports convert/*_export.py, where a runtime's own writer may be registered
     EMBEDDERS[fmt.runtime](path, spec, fmt)

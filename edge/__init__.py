@@ -2,7 +2,7 @@
 
 import os
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"
 
 ROBUSTNESS_IMAGES = 250  # test images in the robustness report by default (edge/robustness.py): about +-2.5 points at 95%
 

@@ -30,11 +30,11 @@ def models(tmp_path_factory):
     return generated.outlier_cnn(tmp_path_factory.mktemp("shapes"), PLANTED)
 
 
-def _quantize(cli, model, root, out, *extra):
+def _quantize(cli, model, root, out, *extra, formats="tflite_int8,onnx_int8"):
     from convert.cli import app
 
     result = cli.invoke(app, ["quantize", str(model), "--data", str(root / "test"), "--calib", str(root / "train"),
-                              "--formats", "tflite_int8,onnx_int8", "--out", str(out), *extra])
+                              "--formats", formats, "--out", str(out), *extra])
     return result, json.loads((out / "parity.json").read_text())
 
 
@@ -70,6 +70,14 @@ def test_recover_passes_with_the_planted_layer_in_float_and_runs_without_tensorf
         assert run.returncode == 0, run.stderr[-2000:]
         summary = json.loads(run.stdout.splitlines()[-1])["summary"]
         assert summary["frames"] == 90 and summary["accuracy"] == pytest.approx(row["accuracy"], abs=1e-4)
+
+
+def test_an_int8_format_its_row_does_not_call_recoverable_is_diagnosed_and_says_so(models, cli, tmp_path):
+    root, _, planted = models
+    result, report = _quantize(cli, planted, root, tmp_path / "models", "--recover", formats="tflite_uint8")
+    row = report["rows"][1]
+    assert result.exit_code == 1 and row["layers"]["layers"][0]["layer"] == PLANTED, result.output
+    assert row["recovery"] == {"passed": False, "why": "--recover handles tflite_int8, tflite_int8_float_io, onnx_int8"}
 
 
 def test_a_healthy_model_passes_untouched_and_explain_ranks_its_layers(models, cli, tmp_path):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from edge.corruptions import families
+from edge.metrics import percent
 from edge.spec import ModelSpec
 from tests.conftest import SAMPLE
 
@@ -25,7 +26,7 @@ def test_a_run_folder_reports_its_model_under_camera_corruptions(trained):
     assert list(result["accuracy"]) == list(families(3)) and all(len(v) == 3 for v in result["accuracy"].values())
     assert result["middle"]["mean"] == result["mean"][1] and result["middle"]["severity"] == 3
     report = (run / "report.md").read_text()
-    assert "## Under camera corruptions" in report and f"**{result['middle']['mean']}%**" in report
+    assert "## Under camera corruptions" in report and f"**{percent(result['middle']['mean'])}**" in report
     chart = cv2.imread(str(run / "robustness.png"))
     assert chart is not None and chart.shape[1] > 500 and chart.std() > 10
 
