@@ -18,11 +18,13 @@ import csv
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from convert.examples import Examples
+from edge.formats import RUNTIMES
+from edge.registry import Registry
 
 DIAGNOSIS_IMAGES = 32  # calibration images the layers are compared on (ONNX: 8, it keeps every activation)
 SHOWN = 5  # layers printed in the terminal; parity.json and the chart have all
@@ -103,15 +105,8 @@ class Debugger(Protocol):
         """The int8 model with NODES in float, at PATH."""
 
 
-DEBUGGERS: dict[str, Callable[..., Debugger]] = {}  # runtime -> its Debugger
-
-
-def debugs(runtime: str) -> Callable:
-    """Class decorator: the Debugger of RUNTIME's int8 formats."""
-    def register(cls):
-        DEBUGGERS[runtime] = cls
-        return cls
-    return register
+DEBUGGERS = Registry("convert", "_export", RUNTIMES)  # runtime -> its Debugger (here, or beside its exporters)
+debugs = DEBUGGERS.register  # class decorator: @debugs("tflite")
 
 
 @debugs("tflite")

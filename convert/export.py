@@ -290,7 +290,7 @@ def _explain_and_recover(job: ExportJob, name: str, row: dict) -> dict:
     from convert import diagnose, recover
 
     fmt, final, say = FORMATS[name], job.out_dir / row["file"], job.say
-    debugger = diagnose.DEBUGGERS[fmt.runtime](job, fmt, final)
+    debugger = diagnose.DEBUGGERS.find(fmt.runtime)(job, fmt, final)
     diagnosis = debugger.layers()
     row["layers"] = diagnosis.report()
     row["layer_chart"] = diagnose.chart(diagnosis, job.out_dir / f"{final.name}.layers.png", f"{name}: {final.name}")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 import flatbuffers
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
 from convert.tflite_metadata import METADATA_KEY, metadata_buffer, with_labels
-from edge.formats import Format, format_of
+from edge.formats import RUNTIMES, Format, format_of
+from edge.registry import Registry
 from edge.metadata import CHECKSUM_KEY, CHECKSUM_PREFIX, ONNX_CHECKSUM_MARKER, UNSET_DIGITS, file_checksum, tflite_entry_span
 from edge.spec import SPEC_KEY, ModelSpec
 
@@ -59,16 +59,10 @@ def embed_onnx_props(path: Path, **props: str) -> None:
     onnx.save(proto, str(path))
 
 
-EMBEDDERS: dict[str, Callable[[Path, ModelSpec, Format], None]] = {}  # runtime -> writes the spec into its files
-# (TFLite's and ONNX's here; another runtime's beside its exporters, in convert/<runtime>_export.py)
-
-
-def embeds(runtime: str) -> Callable:
-    """Decorator: the function that writes a spec and the file's checksum into an export of RUNTIME's formats."""
-    def register(function):
-        EMBEDDERS[runtime] = function
-        return function
-    return register
+# runtime -> the function writing the spec and the file's checksum into its files: TFLite's and ONNX's here, another
+# runtime's beside its exporters (convert/<runtime>_export.py, imported on the first lookup of a runtime not yet here)
+EMBEDDERS = Registry("convert", "_export", RUNTIMES)
+embeds = EMBEDDERS.register  # decorator: @embeds("tflite")
 
 
 @embeds("tflite")
@@ -88,8 +82,5 @@ def _embed_onnx_file(path: Path, spec: ModelSpec, fmt: Format) -> None:
 
 def embed_file(path: Path, spec: ModelSpec) -> None:
     """Write SPEC into an exported model file in place, as its format allows, with the file's checksum last."""
-    from convert.registry import EXPORTERS
-
     fmt = format_of(path)
-    EXPORTERS.find(fmt.name)  # imports convert/*_export.py, where a runtime's own writer may be registered
-    EMBEDDERS[fmt.runtime](path, spec, fmt)
+    EMBEDDERS.find(fmt.runtime)(path, spec, fmt)

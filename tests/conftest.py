@@ -39,18 +39,24 @@ import sys
 sys.modules["tensorflow"] = None  # any `import tensorflow` now raises ImportError
 sys.modules["keras"] = None
 """
-BLOCKED_RUN = """  # edge-classify MODEL IMAGES --json with TensorFlow blocked, which it must never import
-import sys
-sys.modules["tensorflow"] = None  # any `import tensorflow` now raises ImportError
-sys.modules["keras"] = None
+
+
+def classify_run(*blocked: str) -> str:
+    """`python -c` code running edge-classify MODEL IMAGES --json (its two arguments) with the modules BLOCKED made
+    unimportable, failing unless the run exits 0."""
+    return "import sys\n" + "".join(f"sys.modules[{name!r}] = None\n" for name in blocked) + """
 sys.argv = ["edge-classify", "--model", sys.argv[1], "--images", sys.argv[2], "--json"]
 import edge.classify
 try:
     edge.classify.main()
 except SystemExit as exc:
     assert not exc.code, exc.code
-assert not any(name.split(".")[0] in ("tensorflow", "keras") for name, m in sys.modules.items() if m is not None)
 """
+
+
+BLOCKED_RUN = classify_run("tensorflow", "keras") + (  # the device side never imports them, not even indirectly
+    'assert not any(name.split(".")[0] in ("tensorflow", "keras") for name, m in sys.modules.items() if m is not None)\n')
+
 SAMPLE = REPO / "data" / "sample" / "muffin-chihuahua"
 DEVICE_MODELS = REPO / "tests" / "fixtures" / "models"  # made by tests/fixtures/make_models.py
 EDGE_TESTS = REPO / "tests" / "edge"

@@ -9,22 +9,11 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO, SAMPLE
+from tests.conftest import REPO, SAMPLE, classify_run
 
 pytestmark = pytest.mark.slow
 
-FALLBACK_RUN = """
-import sys
-sys.modules["ai_edge_litert"] = None  # neither light runtime installed: a workstation with only TensorFlow
-sys.modules["ai_edge_litert.interpreter"] = None
-sys.modules["tflite_runtime"] = None
-sys.argv = ["edge-classify", "--model", sys.argv[1], "--images", sys.argv[2], "--json"]
-import edge.classify
-try:
-    edge.classify.main()
-except SystemExit as exc:
-    assert not exc.code, exc.code
-"""
+FALLBACK_RUN = classify_run("ai_edge_litert", "ai_edge_litert.interpreter", "tflite_runtime")  # only TensorFlow
 
 
 def test_bench_a_folder_of_exports_with_the_keras_reference(exported, trained, cli, tmp_path):
