@@ -19,6 +19,7 @@ from convert.tables import terminal_table
 from edge.console import add_command, command_app, library_output_to, user_errors, version_option
 from edge.errors import UserError
 from edge.folders import held_out
+from edge.reading import small_text
 from edge.formats import DEFAULT_FORMATS, FORMATS
 from edge.spec import finite_number
 from edge.tables import aligned
@@ -68,11 +69,15 @@ def _settings(config: Optional[Path], **flags) -> tuple[Thresholds, dict]:
     built-in defaults."""
     values = {}
     if config is not None:
+        text = small_text(config, "--config")
         try:
-            values = tomllib.loads(config.read_text()).get("parity", {})
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise UserError(f"--config {config}: cannot read it as TOML ({exc}); see docs/guides/ci-gate.md for the "
-                            "[parity] table") from None
+            values = tomllib.loads(text).get("parity", {})
+        except (tomllib.TOMLDecodeError, RecursionError) as exc:
+            raise UserError(f"--config {config}: cannot read it as TOML ({str(exc) or 'nested too deep'}); see "
+                            "docs/guides/ci-gate.md for the [parity] table") from None
+        if not isinstance(values, dict):
+            raise UserError(f"--config {config}: [parity] must be a table of settings, not {values!r}; see "
+                            "docs/guides/ci-gate.md")
         known = [*Thresholds.__dataclass_fields__, *FAILURE_KEYS]
         unknown = set(values) - set(known)
         if unknown:

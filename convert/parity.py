@@ -39,7 +39,7 @@ class Thresholds:
 
     def __post_init__(self):
         """UserError for a threshold that is not a finite number in range (NaN would pass every export)."""
-        if self.gate_on not in GATE_ON:
+        if not isinstance(self.gate_on, str) or self.gate_on not in GATE_ON:
             raise UserError(f"--gate-on (or gate_on in the [parity] table): {self.gate_on!r}; give one of "
                             f"{', '.join(GATE_ON)}")
         for name, top in (("max_drop", 100), ("min_agreement", 100), ("max_mse_increase", math.inf),

@@ -19,6 +19,7 @@ from edge.console import add_command, command_app, user_errors, version_option
 from edge.errors import UserError
 from edge.loop import FrameRate, Prediction
 from edge.metrics import percent
+from edge.reading import small_text
 from edge.sources import open_source
 from edge.spec import ModelSpec
 
@@ -40,12 +41,7 @@ def _spec_from_flags(labels: Optional[Path], size: Optional[str], scale: float, 
         return None
     if labels is None or size is None:
         raise UserError("a model without an embedded spec needs both --labels FILE and --size WxH")
-    if not labels.is_file():
-        raise UserError(f"--labels {labels}: no such file; give a text file with one label per line")
-    try:
-        names = tuple(line.strip() for line in labels.read_text(encoding="utf-8").splitlines() if line.strip())
-    except UnicodeDecodeError:
-        raise UserError(f"--labels {labels}: not UTF-8 text; save it as UTF-8, one label per line") from None
+    names = tuple(line.strip() for line in small_text(labels, "--labels").splitlines() if line.strip())
     try:
         width, height = (int(v) for v in size.lower().split("x"))
     except ValueError:

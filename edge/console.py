@@ -4,29 +4,60 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import sys
 import warnings
 from pathlib import Path
 
+import click
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from edge.errors import UserError
 
 EXIT_CODES = "exit codes: 0 success, 1 a failed gate (convert) or no result (bench), 2 bad input, 3 an unexpected error"
 
 
+def _finite_then(callback):
+    """A Click callback refusing NaN and infinity (every range check passes NaN), then running CALLBACK."""
+    def check(context, param, value):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise click.BadParameter(f"{value} is not a finite number; give one, e.g. {param.default}", context, param)
+        return callback(context, param, value) if callback else value
+    return check
+
+
+class _FiniteNumbers:
+    """Every float option of the command refuses NaN and infinity before any work."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if isinstance(param.type, click.types.FloatParamType):
+                param.callback = _finite_then(param.callback)
+
+
+class Command(_FiniteNumbers, TyperCommand):
+    pass
+
+
+class Group(_FiniteNumbers, TyperGroup):
+    pass
+
+
 def command_app(help: str, **options) -> typer.Typer:
     """The Typer app of every command: help printed as written (Rich markup would swallow `[default: 1.0]` and
-    `[parity]`), Click's own "did you mean" (Typer's repeated it), shell completion, the exit codes under the help."""
+    `[parity]`), Click's own "did you mean" (Typer's repeated it), shell completion, the exit codes under the help,
+    no NaN or infinity in a number flag."""
     return typer.Typer(help=help, epilog=EXIT_CODES, rich_markup_mode=None, suggest_commands=False,
-                       add_completion=True, **options)
+                       add_completion=True, cls=Group, **options)
 
 
 def add_command(app: typer.Typer, function, name: str | None = None) -> None:
     """Register FUNCTION as a (sub)command of APP with the exit codes under its help: a one-command app shows the
     command's help, not the app's, so the app's epilog alone would be lost."""
-    app.command(name, epilog=EXIT_CODES)(function)
+    app.command(name, epilog=EXIT_CODES, cls=Command)(function)
 
 
 @contextlib.contextmanager

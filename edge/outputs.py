@@ -3,6 +3,7 @@ written under a temporary name, and label changes POSTed as JSON to an HTTP endp
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.client
 import json
@@ -85,20 +86,39 @@ def plays_back(path: Path, frames: int) -> bool:
         capture.release()
 
 
+ANSWER_BYTES = 65536  # of an endpoint's answer, read at most: the status says whether it arrived
+
+
+def _shown(parts: urllib.parse.SplitResult) -> str:
+    """The URL as printed: a password in it replaced by ***."""
+    if parts.password is None:
+        return parts.geturl()
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"{parts.username}:***@{host}").geturl()
+
+
 class Poster:
     """POSTs JSON records to URL on a background thread. The queue is bounded: when the endpoint is slow or down,
     the oldest waiting record is dropped (and counted, with one warning) so inference never waits. Each request is
-    given up after TIMEOUT seconds in all: a socket timeout alone restarts with every byte a slow endpoint sends."""
+    given up after TIMEOUT seconds in all (a socket timeout alone restarts with every byte a slow endpoint sends),
+    and of the answer no more than ANSWER_BYTES are read. Credentials in the URL (http://user:password@host/) go in
+    an Authorization header and are never printed. Only a 2xx status counts as delivered."""
 
     def __init__(self, url: str, capacity: int = 64, timeout: float = 5.0):
+        if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+            raise UserError(f"--post {url!r}: a URL cannot hold spaces or control characters; encode them (%20)")
         try:
             parts = urllib.parse.urlsplit(url)
             parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
         except ValueError as exc:
             raise UserError(f"--post {url}: not a URL ({exc}); give e.g. http://host:8080/events") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise UserError(f"--post {url}: give an http:// or https:// URL with a host")
-        self.url, self.parts, self.timeout = url, parts, timeout
+            raise UserError(f"--post {_shown(parts)}: give an http:// or https:// URL with a host")
+        self.url, self.parts, self.timeout = _shown(parts), parts, timeout
+        self.headers = {"Content-Type": "application/json"}
+        if parts.username is not None:
+            user, password = (urllib.parse.unquote(v or "") for v in (parts.username, parts.password))
+            self.headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
         self.pending: queue.Queue = queue.Queue(capacity)
         self.sent = self.failed = self.dropped = 0
         self.thread = threading.Thread(target=self._run, name="post", daemon=True)
@@ -128,11 +148,12 @@ class Poster:
         timer.start()
         try:
             target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
-            connection.request("POST", target, body, {"Content-Type": "application/json"})
+            connection.request("POST", target, body, self.headers)
             response = connection.getresponse()
-            response.read()
-            if response.status >= 400:
-                raise OSError(f"HTTP {response.status} {response.reason}")
+            response.read(ANSWER_BYTES)  # never the whole of an answer that may be endless
+            if not 200 <= response.status < 300:
+                raise OSError(f"HTTP {response.status} {response.reason}"
+                              + (" (redirects are not followed; give the final URL)" if 300 <= response.status < 400 else ""))
         except (http.client.HTTPException, OSError, ValueError) as exc:
             if getattr(connection, "cut", False):
                 raise OSError(f"no complete answer within {self.timeout:g} s") from None

@@ -36,7 +36,7 @@ def address(value: str) -> tuple[str, int]:
     """--serve [HOST:]PORT -> (host, port); the host is 127.0.0.1 unless given."""
     host, _, port = value.rpartition(":")
     host = host.strip("[]") or "127.0.0.1"
-    if not port.isdigit() or not 0 <= int(port) <= 65535:
+    if not (port.isascii() and port.isdigit()) or not 0 <= int(port) <= 65535:  # "²".isdigit() too
         raise UserError(f"--serve {value}: give [HOST:]PORT, e.g. 8080 or 0.0.0.0:8080")
     return host, int(port)
 

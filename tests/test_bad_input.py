@@ -95,3 +95,40 @@ def test_a_read_only_output_folder_is_refused_before_the_work(cli, trained, expo
     }[command]
     result = cli.invoke(app, [str(a) for a in args])
     assert result.exit_code == 2 and f"{read_only}: cannot write there" in _error_line(result), result.output
+
+
+def _hostile_config(kind: str, folder) -> str:
+    """A gate.toml as a CI job might commit it by mistake, or an attacker on purpose."""
+    import os
+
+    path = folder / "gate.toml"
+    if kind == "symlink to /dev/zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "huge":
+        path.write_bytes(b"# " + b"x" * 2_000_000 + b"\n[parity]\nmax_drop = 1.0\n")
+    elif kind == "not utf-8":
+        path.write_bytes(b"[parity]\nmax_drop = 1.0 # \xff\xfe\n")
+    elif kind == "nested 5000 deep":
+        path.write_text("[parity]\nmax_drop = " + "[" * 5000 + "]" * 5000 + "\n")
+    else:
+        path.write_text(kind + "\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("kind, expected", [
+    ("symlink to /dev/zero", "not a regular file"), ("fifo", "not a regular file"), ("huge", "over 1 MB"),
+    ("not utf-8", "not UTF-8 text"), ("nested 5000 deep", "cannot read it as TOML"),
+    ("parity = 5", "[parity] must be a table"), ("parity = [[1]]", "[parity] must be a table"),
+    ('[parity]\ngate_on = ["point"]', "--gate-on (or gate_on in the [parity] table): ['point']"),
+    ("[parity]\nmax_drop = \"1\"", "--max-drop (or max_drop in the [parity] table): '1' is not a finite number"),
+])
+def test_a_hostile_or_malformed_config_is_one_line_and_exit_2(cli, tmp_path, kind, expected):
+    """Refused before the model is read, in bounded time and memory: a FIFO is never opened, /dev/zero never read."""
+    from convert.cli import app
+
+    config = _hostile_config(kind, tmp_path)
+    result = cli.invoke(app, ["quantize", str(tmp_path / "m.keras"), "--data", str(tmp_path), "--config", config])
+    assert result.exit_code == 2 and expected in _error_line(result), result.output[-600:]
+    assert f"--config {config}" in _error_line(result) or "--gate-on" in expected or "--max-drop" in expected

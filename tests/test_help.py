@@ -71,3 +71,22 @@ def test_the_reference_lists_every_command():
     assert {"train folder", "convert quantize", "edge-classify", "edge-bench", "edge-bench pipeline"} <= set(COMMANDS)
     assert all(isinstance(typer.main.get_command(module.app), click.Command) for module in
                (__import__("edge.classify", fromlist=["app"]),))
+
+
+FLOAT_FLAGS = [(name, param.opts[0]) for name, command in sorted(COMMANDS.items()) for param in command.params
+               if isinstance(param.type, click.types.FloatParamType) and param.opts[0].startswith("--")]
+
+
+@pytest.mark.parametrize("name, flag", FLOAT_FLAGS)
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_no_number_flag_takes_nan_or_infinity(name, flag, value):
+    """`--serve-fps nan` killed the encoder thread and `--unsure-below nan` passed every range check: every float
+    flag of every command refuses what is not a finite number, before any work, naming the flag."""
+    words = name.split()
+    app = {"train": "train.cli", "convert": "convert.cli", "edge-classify": "edge.classify", "edge-bench": "benchmarks.bench"}
+    module = __import__(app[words[0]], fromlist=["app"])
+    required = [arg for param in COMMANDS[name].params if param.required and param.opts[0] != flag
+                for arg in ((param.opts[0], "x") if param.opts[0].startswith("-") else ("x",))]
+    result = CliRunner().invoke(module.app, [*words[1:], *required, flag, value], prog_name=words[0])
+    refused = "not a finite number" in result.output or "is not in the range" in result.output  # a bounded flag: inf
+    assert result.exit_code == 2 and f"Invalid value for '{flag}'" in result.output and refused, result.output[-400:]

@@ -122,3 +122,12 @@ def test_two_sources_at_once(classify, device_models):
     out_dir, _ = device_models
     result = classify("--model", out_dir / "muffins.tflite", "--camera", 0, "--images", SAMPLE / "test")
     assert result.exit_code == 2 and "exactly one source" in _error_line(result)
+
+
+def test_a_labels_file_that_is_a_device_or_huge_is_refused_unread(classify, device_models, tmp_path):
+    bare = device_models[0] / "bare.fp32.tflite"
+    (tmp_path / "zero.txt").symlink_to("/dev/zero")
+    (tmp_path / "huge.txt").write_bytes(b"muffin\n" * 300_000)
+    for name, expected in (("zero.txt", "not a regular file"), ("huge.txt", "over 1 MB")):
+        result = classify("--model", bare, "--images", SAMPLE / "test", "--labels", tmp_path / name, "--size", "32x32")
+        assert result.exit_code == 2 and f"--labels {tmp_path / name}: {expected}" in _error_line(result), result.output

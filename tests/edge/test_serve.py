@@ -224,6 +224,7 @@ def test_a_non_loopback_bind_without_token_warns_and_the_run_lingers_until_stopp
 
 @pytest.mark.parametrize("args, expected", [
     (["--serve", "nope"], "--serve nope: give [HOST:]PORT"),
+    (["--serve", "127.0.0.1:\u00b2"], "--serve 127.0.0.1:\u00b2: give [HOST:]PORT"),  # a digit to str.isdigit
     (["--serve", "8080", "--serve-token", " "], "--serve-token: give a non-empty token"),
     (["--realtime"], "--realtime: only for --video FILE"),
 ])
