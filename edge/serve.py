@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import bisect
 import collections
+import contextlib
 import hmac
+import http.client
+import io
 import ipaddress
 import json
 import socket
@@ -29,6 +32,8 @@ PAGE = Path(__file__).with_name("page.html")
 BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)  # latency histogram bounds, seconds
 MAX_CONNECTIONS = 32  # open at once; more get 503 (each viewer holds one for its stream and one for its events)
 SOCKET_TIMEOUT = 10.0  # a viewer that takes nothing for this long is dropped
+HEADER_SECONDS = 5.0  # for a request line and its headers, in all (a client sending a byte at a time is dropped)
+HEAD_BYTES = 16384  # of a request line and its headers; more gets 431 (a page's GET sends well under 1 KB)
 EVENTS_KEPT = 256  # label changes a late or slow /events reader can still catch up with
 
 
@@ -130,8 +135,31 @@ class View:
                 self.encoded.notify_all()
 
 
+class _Head(io.RawIOBase):
+    """The connection's reader, lending a request line and its headers at most HEAD_BYTES: past that, the line being
+    read is too long (http.server answers 431). Bodies are never read: the view takes GET only."""
+
+    def __init__(self, reader):
+        super().__init__()
+        self.reader, self.left = reader, HEAD_BYTES
+
+    def readline(self, size: int = -1) -> bytes:
+        line = self.reader.readline(min(size if size >= 0 else self.left + 1, self.left + 1))
+        self.left -= len(line)
+        if self.left < 0:
+            raise http.client.LineTooLong("request headers")
+        return line
+
+    def read(self, size: int = -1) -> bytes:
+        return self.reader.read(size)
+
+    def readable(self) -> bool:
+        return True
+
+
 class Handler(BaseHTTPRequestHandler):
-    """GET only; every answer small or streamed; a token, when set, on every endpoint."""
+    """GET only; every answer small or streamed; a token, when set, on every endpoint. A request line and its
+    headers get HEADER_SECONDS and HEAD_BYTES in all."""
 
     server: "Server"
     timeout = SOCKET_TIMEOUT
@@ -139,6 +167,26 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):  # the terminal belongs to the classifier's lines
         pass
+
+    def handle_one_request(self):
+        """One request, its head read against the clock: the socket is shut at the deadline unless parse_request
+        finished first."""
+        self.rfile, self.deadline = _Head(getattr(self.rfile, "reader", self.rfile)), threading.Timer(
+            HEADER_SECONDS, self._cut)
+        self.deadline.start()
+        try:
+            super().handle_one_request()
+        finally:
+            self.deadline.cancel()
+
+    def parse_request(self) -> bool:
+        parsed = super().parse_request()
+        self.deadline.cancel()
+        return parsed
+
+    def _cut(self) -> None:
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked reading the head
 
     def _respond(self, code: int, body: bytes, kind: str, headers: dict | None = None) -> None:
         self.send_response(code)
@@ -268,6 +316,12 @@ class Server(ThreadingHTTPServer):
             super().process_request_thread(request, client_address)
         finally:
             self.slots.release()
+
+    def handle_error(self, request, client_address):
+        """A client that resets, times out or sends garbage is its own business: no traceback on the device's
+        terminal (socketserver prints one for each); anything else still shows."""
+        if not isinstance(sys.exc_info()[1], (OSError, http.client.HTTPException)):
+            super().handle_error(request, client_address)
 
 
 class Serving:

@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -258,3 +259,47 @@ def test_a_port_already_taken_is_one_line(device_models, cli):
         result = cli.invoke(app, ["--model", str(device_models[0] / "muffins.tflite"), "--images", str(SAMPLE / "test"),
                                   "--serve", f"127.0.0.1:{port}"])
     assert result.exit_code == 2 and f"--serve 127.0.0.1:{port}: cannot listen there" in result.output, result.output
+
+
+def _connect(serving) -> socket.socket:
+    port = int(serving.url.rsplit(":", 1)[1].strip("/"))
+    return socket.create_connection(("127.0.0.1", port), timeout=30)
+
+
+def test_a_client_that_drips_its_headers_is_dropped_at_the_deadline(serving):
+    """Slowloris: one header byte every half second keeps each read under the 10-s timeout; the request line and
+    headers get HEADER_SECONDS in all, after which the connection is closed."""
+    from edge.serve import HEADER_SECONDS
+
+    dripping = _connect(serving)
+    dripping.sendall(b"GET /api/status HTTP/1.1\r\n")
+    started, closed = time.monotonic(), False
+    while time.monotonic() - started < HEADER_SECONDS + 6:
+        try:
+            dripping.sendall(b"X")
+            time.sleep(0.5)
+        except OSError:
+            closed = True
+            break
+    dripping.close()
+    assert closed and time.monotonic() - started < HEADER_SECONDS + 2, time.monotonic() - started
+
+
+def test_huge_headers_are_refused_and_resets_print_nothing(serving):
+    """Headers past HEAD_BYTES get 431 without being held; a client that resets mid-request leaves no traceback on
+    the device's terminal."""
+    from edge.serve import HEAD_BYTES
+
+    flood = _connect(serving)
+    flood.sendall(b"GET /api/status HTTP/1.1\r\n" + b"".join(b"X-%d: %s\r\n" % (i, b"y" * 60_000) for i in range(4)))
+    assert flood.recv(64).startswith(b"HTTP/1.1 431") and HEAD_BYTES < 240_000
+    flood.close()
+    errors_before = len(serving.errors)
+    for _ in range(20):
+        reset = _connect(serving)
+        reset.sendall(b"GET /api/status HTTP/1.1\r\nHost: x")
+        reset.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with RST
+        reset.close()
+    time.sleep(1.0)
+    assert not [line for line in serving.errors[errors_before:] if "Traceback" in line or "Error" in line], \
+        serving.errors[errors_before:][:20]
