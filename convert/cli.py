@@ -14,7 +14,7 @@ import typer
 from convert.parity import ADVICE, GATE_ON, Thresholds
 from convert.registry import option_flags, resolved_options
 from edge import ROBUSTNESS_IMAGES
-from edge.atomic import writable_folder
+from edge.atomic import one_run_at_a_time, writable_folder
 from convert.tables import terminal_table
 from edge.console import add_command, command_app, library_output_to, user_errors, version_option
 from edge.errors import UserError
@@ -162,7 +162,7 @@ def quantize(
         data = held_out(data, "--data") if data is not None else None
         calib = held_out(calib, "--calib") if calib is not None else None
         out_dir = writable_folder(out_dir, "--out")
-        with library_output_to(out_dir / LOG_NAME, debug):
+        with one_run_at_a_time(out_dir, "--out", "convert quantize"), library_output_to(out_dir / LOG_NAME, debug):
             from convert.export import Int8Failures, quantize as run
 
             report = run(model_path, data, out_dir, names, thresholds, calib, calib_count, threads, options,

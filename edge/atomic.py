@@ -6,6 +6,7 @@ write must not find a zero-length model under the final name, which a rename alo
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import glob
 import os
 import shutil
@@ -55,6 +56,23 @@ def writable_folder(folder: str | Path, flag: str) -> Path:
     except OSError as exc:
         raise UserError(f"{flag} {folder}: cannot write there ({exc.strerror or exc}); choose a writable folder") from None
     return folder
+
+
+@contextlib.contextmanager
+def one_run_at_a_time(folder: Path, flag: str, command: str):
+    """Hold FOLDER (an output folder that exists) for this run: a second COMMAND given the same folder while this one
+    runs is refused in one line, rather than the two mixing their files. An advisory lock on the folder itself, so
+    nothing is left behind and a killed run releases it."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(f"{flag} {folder}: another {command} is writing there now; wait for it or choose another "
+                            "folder") from None
+        yield folder
+    finally:
+        os.close(fd)
 
 
 def durable(path: Path) -> None:

@@ -4,7 +4,9 @@ train and convert: `convert quantize` finds the entries `train` built for the sa
 split, its training photos for calibration) and decodes nothing again.
 
 An entry is keyed by the file list (paths, sizes, modification times) and the spec's pixel fields, so a cache from
-another spec or file list is never reused; it is built under a temporary name and renamed when complete. Reads use
+another spec or file list is never reused; it is built under a temporary name and renamed when complete, and it
+records the CRC-32 of its files, checked before every use: a damaged entry (bit rot, a bad copy of a shared cache)
+is said in one line and decoded again, never trained on. Reads use
 pread, not mmap: pages a run has read stay in the system's page cache, not in the process's resident memory."""
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +27,7 @@ from edge.folders import LabelledFolder, decoded, kept_targets
 from edge.preprocess import to_pixels
 from edge.spec import ModelSpec
 
-VERSION = 1  # bumped when the layout or the decoding changes
+VERSION = 2  # bumped when the layout or the decoding changes (2: checksums in meta.json)
 PIXEL_FIELDS = ("height", "width", "channels", "color_order", "resize")
 
 
@@ -88,15 +93,46 @@ class Rows:
         return self.pixels[int(picked)] if np.isscalar(picked) else self.pixels[picked]
 
 
+def _crc32(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as file:
+        while block := file.read(1 << 20):
+            crc = zlib.crc32(block, crc)
+    return crc
+
+
+def _checked(entry: Path) -> tuple[PixelFile, np.ndarray, list]:
+    """(pixels, targets, skipped) of ENTRY after checking its files against meta.json; ValueError says what is off."""
+    try:
+        meta = json.loads((entry / "meta.json").read_text())
+        shape, crc, skipped = [int(n) for n in meta["shape"]], meta["crc32"], list(meta["skipped"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"meta.json unreadable ({exc})") from None
+    rows = entry / "pixels.u8"
+    if rows.stat().st_size != int(np.prod(shape)) or _crc32(rows) != crc["pixels.u8"]:
+        raise ValueError("pixels.u8 does not match its size and checksum")
+    if _crc32(entry / "targets.npy") != crc["targets.npy"]:
+        raise ValueError("targets.npy does not match its checksum")
+    targets = np.load(entry / "targets.npy", allow_pickle=False)
+    if targets.shape != (shape[0],):
+        raise ValueError("targets.npy does not match pixels.u8")
+    return PixelFile(rows, shape), targets, skipped
+
+
 def existing(folder: LabelledFolder, spec: ModelSpec, root: Path | None = None) -> tuple[PixelFile, np.ndarray] | None:
-    """(pixels, targets) of a complete entry for FOLDER at SPEC under ROOT, or None; skipped files are recorded in
-    folder.skipped as `cached` does."""
+    """(pixels, targets) of a complete, sound entry for FOLDER at SPEC under ROOT, or None; skipped files are
+    recorded in folder.skipped as `cached` does. A damaged entry is said and removed."""
     entry = (root or default_root()) / key(folder, spec)
     if not (entry / "meta.json").is_file():
         return None
-    meta = json.loads((entry / "meta.json").read_text())
-    folder.skipped[:] = [Path(p) for p in meta["skipped"]]
-    return PixelFile(entry / "pixels.u8", meta["shape"]), np.load(entry / "targets.npy")
+    try:
+        pixels, targets, skipped = _checked(entry)
+    except (OSError, ValueError) as exc:
+        print(f"warning: pixel cache {entry}: damaged ({exc}); decoding the photos again", file=sys.stderr)
+        shutil.rmtree(entry, ignore_errors=True)
+        return None
+    folder.skipped[:] = [Path(p) for p in skipped]
+    return pixels, targets
 
 
 def cached(folder: LabelledFolder, spec: ModelSpec, root: Path | None = None) -> tuple[PixelFile, np.ndarray, bool]:
@@ -108,9 +144,9 @@ def cached(folder: LabelledFolder, spec: ModelSpec, root: Path | None = None) ->
     except OSError as exc:
         raise UserError(f"--cache-dir {root}: cannot make the pixel cache there ({exc.strerror}); give a writable "
                         "folder (or set EDGE_CACHE_DIR)") from None
-    entry = root / key(folder, spec)
-    built = not (entry / "meta.json").is_file()
-    if built:
+    found = existing(folder, spec, root)
+    if found is None:
+        entry = root / key(folder, spec)
         with staged_folder(entry, flag="--cache-dir", keep_first=True) as tmp, open(tmp / "pixels.u8", "wb") as rows:
             keep, shape = [], None
             for index, image in decoded(folder, lambda image: to_pixels(image, spec)):
@@ -119,8 +155,13 @@ def cached(folder: LabelledFolder, spec: ModelSpec, root: Path | None = None) ->
                 shape = image.shape
             rows.close()
             np.save(tmp / "targets.npy", kept_targets(folder, keep))
-            meta = {"shape": [len(keep), *shape], "skipped": [str(p) for p in folder.skipped]}
+            meta = {"shape": [len(keep), *shape], "skipped": [str(p) for p in folder.skipped],
+                    "crc32": {name: _crc32(tmp / name) for name in ("pixels.u8", "targets.npy")}}
             (tmp / "meta.json").write_text(json.dumps(meta))
-    pixels, targets = existing(folder, spec, root)
-    return pixels, targets, built
+        found = existing(folder, spec, root)
+        if found is None:
+            raise UserError(f"--cache-dir {root}: the pixel cache entry just written does not read back (disk full or "
+                            "failing?); free some space or choose another folder")
+        return (*found, True)
+    return (*found, False)
 

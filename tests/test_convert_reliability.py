@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import errno
+import json
 import pathlib
 import shutil
+import time
 
 import pytest
 
@@ -113,3 +115,27 @@ def test_convert_shows_progress_on_a_terminal_only(trained, tmp_path):
     piped = subprocess.run([*command[:-1], str(tmp_path / "piped")], capture_output=True, text=True, cwd=REPO)
     assert piped.returncode == 0 and "calibrating TFLite" not in piped.stderr and "|" not in piped.stderr
     assert stdout.splitlines()[:3] == piped.stdout.splitlines()[:3], "the table on stdout is the same either way"
+
+
+def test_a_second_run_on_the_same_out_is_refused_while_the_first_writes(trained, tmp_path):
+    """Two `convert quantize` on one --out used to leave a folder mixing both runs' files; the second is now one
+    line and exit 2 while the first runs, and the first completes untouched."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    out = tmp_path / "models"
+    command = [sys.executable, "-c", "from convert.cli import main; main()", "quantize", str(trained), "--data",
+               str(SAMPLE / "test"), "--formats", "tflite_int8", "--out", str(out)]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "convert.log").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        second = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=120)
+    finally:
+        stdout, stderr = first.communicate(timeout=300)
+    assert second.returncode == 2 and f"--out {out}: another convert quantize is writing there" in second.stderr, \
+        second.stderr[-500:]
+    assert first.returncode == 0 and json.loads((out / "parity.json").read_text())["passed"], stderr[-500:]

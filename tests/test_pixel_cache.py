@@ -145,3 +145,29 @@ def test_convert_reads_the_photos_train_cached_and_decodes_none(trained, tmp_pat
     cached = quantize(trained, SAMPLE / "test", tmp_path / "cached", ["tflite_int8"], robustness_images=0)
     assert [(r["accuracy"], r.get("agreement")) for r in cached["rows"]] == \
         [(r["accuracy"], r.get("agreement")) for r in fresh["rows"]]
+
+
+@pytest.mark.parametrize("damage", ["zeroed rows", "inverted targets", "truncated pixels", "pickled targets",
+                                    "malformed meta"])
+def test_a_damaged_entry_is_found_and_rebuilt_never_trained_on(photos, tmp_path, damage, capsys):
+    """Bit rot, a bad copy of a shared cache, a hand edit: each entry carries the checksums of its files, checked
+    before use; a damaged one is said in one line and decoded again."""
+    from edge import pixel_cache
+
+    good, targets, _ = pixel_cache.cached(class_folder(photos), SPEC, tmp_path / "cache")
+    good = good[:]
+    entry = next((tmp_path / "cache").iterdir())
+    if damage == "zeroed rows":
+        with open(entry / "pixels.u8", "r+b") as rows:
+            rows.write(bytes(24 * 24 * 3 * 5))
+    elif damage == "inverted targets":
+        np.save(entry / "targets.npy", 1 - targets)
+    elif damage == "truncated pixels":
+        os.truncate(entry / "pixels.u8", (entry / "pixels.u8").stat().st_size // 2)
+    elif damage == "pickled targets":
+        np.save(entry / "targets.npy", np.array([{"a": 1}] * len(targets), dtype=object), allow_pickle=True)
+    else:
+        (entry / "meta.json").write_text("{not json")
+    pixels, again, built = pixel_cache.cached(class_folder(photos), SPEC, tmp_path / "cache")
+    assert built and np.array_equal(pixels[:], good) and np.array_equal(again, targets), "decoded again, as it was"
+    assert f"pixel cache {entry}: damaged" in capsys.readouterr().err
