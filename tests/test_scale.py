@@ -46,6 +46,31 @@ def test_mirrored_on_two_logical_cpus_lands_with_one_device(tmp_path):
     assert accuracy["1"] > 0.85 and abs(accuracy["2"] - accuracy["1"]) <= 0.1, accuracy
 
 
+def _a_backup_that_is_not_this_runs_is_refused(command: list[str], backup) -> None:
+    """--resume with other settings, with a backup whose epoch count is past --epochs, or with a damaged file in it:
+    one line and exit 2 before any training, the backup left as it was for the right --resume."""
+    metadata = backup / "fit" / "checkpoint" / "training_metadata.json"
+    best, saved = backup / "fit" / "best.json", {}
+    for damage, extra, expected in (
+            (None, ["--learning-rate", "0.01"], "was made by another run (learning_rate differs)"),
+            ("epoch 99", [], "says epoch 100, past --epochs 6"),
+            ("malformed best.json", [], "is damaged (best.json"),
+    ):
+        for path in (metadata, best):
+            saved[path] = path.read_bytes()
+        if damage == "epoch 99":
+            metadata.write_text(json.dumps(json.loads(metadata.read_text()) | {"epoch": 99}))
+        elif damage:
+            best.write_text("{")
+        refused = subprocess.run([*command, "--resume", *extra], capture_output=True, text=True, env=_env(), cwd=REPO,
+                                 timeout=300)
+        errors = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
+        assert refused.returncode == 2 and len(errors) == 1 and expected in errors[0], refused.stderr[-1500:]
+        assert "epoch 1/6" not in refused.stdout, "refused before any training"
+        for path, data in saved.items():
+            path.write_bytes(data)
+
+
 def test_resume_after_ctrl_c_continues_from_the_saved_epoch(tmp_path):
     data, run = _folder(tmp_path), tmp_path / "run"
     command = [*TRAIN, "folder", "--data", str(data), "--arch", "edge_cnn", "--size", "32", "--epochs", "6",
@@ -61,6 +86,7 @@ def test_resume_after_ctrl_c_continues_from_the_saved_epoch(tmp_path):
     first = json.loads((run / "metrics.json").read_text())
     assert first["interrupted"] and len(first["epoch_seconds"]) == 3, "Ctrl-C keeps the run so far"
     assert (tmp_path / "run.backup" / "fit" / "best.json").is_file()
+    _a_backup_that_is_not_this_runs_is_refused(command, tmp_path / "run.backup")
     resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True, env=_env(), cwd=REPO, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "resuming after epoch 3" in resumed.stdout and "epoch 4/6:" in resumed.stdout and "epoch 1/6:" not in resumed.stdout

@@ -103,11 +103,55 @@ def write(out: Path, recipe: str, data: Dataset, trained: Trained, metrics: RunM
         report.write(tmp)
 
 
-def _backup(out: Path, placement: distribute.Placement, resume: bool) -> Path:
-    """BackupAndRestore's folder (one per process): kept after a crash or Ctrl-C for --resume, else started afresh."""
+RUN_RECORD = "run.json"  # in a backup: the recipe, data and settings of the run that made it
+FREE_TO_CHANGE = ("resume", "strategy", "cache_dir", "in_memory", "robustness")  # may differ between a run and its resume
+
+
+def _run_record(recipe: str, data: Path | None, config: TrainConfig) -> dict:
+    settings = {key: value for key, value in asdict(config).items() if key not in FREE_TO_CHANGE}
+    return json.loads(json.dumps({"recipe": recipe, "data": str(data.resolve()) if data else None,
+                                  "settings": settings}))
+
+
+def _check_backup(backup: Path, record: dict, config: TrainConfig) -> None:
+    """UserError unless BACKUP is this run's to continue: made by the same recipe, data and settings, every file
+    in it readable, and no phase past its epochs."""
+    fresh = "run again without --resume to start afresh"
+    if not (backup / RUN_RECORD).is_file():
+        raise UserError(f"--resume: {backup} says nothing of the run that made it (a toolkit before 0.6, or another "
+                        f"program); {fresh}")
+    saved = {}
+    for path in [backup / RUN_RECORD, *backup.rglob("*.json")]:
+        try:
+            saved[path] = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise UserError(f"--resume: {backup} is damaged ({path.name}: {exc}); {fresh}") from None
+    recorded = saved[backup / RUN_RECORD]
+    if recorded != record:
+        settings = recorded.get("settings", {}) if isinstance(recorded, dict) else {}
+        differ = sorted(k for k in {*settings, *record["settings"]} if settings.get(k) != record["settings"].get(k))
+        differ += [what for what in ("recipe", "data") if not isinstance(recorded, dict) or recorded.get(what) != record[what]]
+        raise UserError(f"--resume: {backup} was made by another run ({', '.join(differ)} differs); {fresh}, or "
+                        "resume with the same settings and data")
+    for path, metadata in saved.items():
+        if path.name == "training_metadata.json":
+            epochs = config.fine_tune_epochs if "fine-tuning" in path.parts else config.epochs
+            epoch = metadata.get("epoch") if isinstance(metadata, dict) else None
+            if not isinstance(epoch, int) or not -1 <= epoch < epochs:
+                raise UserError(f"--resume: {path} says epoch {epoch + 1 if isinstance(epoch, int) else epoch!r}, past "
+                                f"--epochs {epochs}; {fresh}")
+
+
+def _backup(out: Path, placement: distribute.Placement, config: TrainConfig, record: dict) -> Path:
+    """BackupAndRestore's folder (one per process): kept after a crash or Ctrl-C for --resume, checked to be this
+    run's, else started afresh."""
     backup = Path(f"{out}.backup") / (f"process-{placement.process}" if placement.processes > 1 else "")
-    if not resume:
+    if not config.resume:
         shutil.rmtree(backup, ignore_errors=True)
+    elif backup.is_dir() and any(backup.iterdir()):
+        _check_backup(backup, record, config)
+    backup.mkdir(parents=True, exist_ok=True)
+    write_text(backup / RUN_RECORD, json.dumps(record))
     return backup
 
 
@@ -154,7 +198,7 @@ def run(recipe: str, data: Path | None, out: Path, config: TrainConfig) -> RunMe
     placement = distribute.choose(config.strategy)
     if config.mixed_precision:
         _mixed_precision()
-    backup = _backup(out, placement, config.resume)
+    backup = _backup(out, placement, config, _run_record(recipe, data, config))
     dataset = RECIPES[recipe].load(data, config, recipe)
     trained = (transfer.train(dataset, config, placement, backup) if builder is None else
                end_to_end.train(dataset, config, builder, placement, backup))
