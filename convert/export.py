@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import gc
 import json
 import shutil
@@ -207,13 +208,19 @@ def quantize(model_path: str | Path, data: str | Path | None = None, out_dir: st
     """
     model_path, out_dir = Path(model_path), writable_folder(out_dir, "out_dir")
     data, calib = (Path(data) if data is not None else None), (Path(calib) if calib is not None else None)
-    with scratch_folder(out_dir) as work:
-        settings = ExportJob(model=None, spec=None, calibration=None, test=None, float_scores=None,
-                             thresholds=thresholds, out_dir=out_dir, stem=model_path.stem, work=work, threads=threads,
-                             failures=failures, robustness_images=robustness_images, say=say)
-        report = _quantize(model_path, data, calib, calib_count, names, options, settings)
-    write_text(out_dir / "parity.json", json.dumps(report, indent=2))
-    write_text(out_dir / "parity.md", markdown_table(report) + "\n")
+    try:
+        with scratch_folder(out_dir) as work:
+            settings = ExportJob(model=None, spec=None, calibration=None, test=None, float_scores=None,
+                                 thresholds=thresholds, out_dir=out_dir, stem=model_path.stem, work=work,
+                                 threads=threads, failures=failures, robustness_images=robustness_images, say=say)
+            report = _quantize(model_path, data, calib, calib_count, names, options, settings)
+        write_text(out_dir / "parity.json", json.dumps(report, indent=2))
+        write_text(out_dir / "parity.md", markdown_table(report) + "\n")
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise UserError(f"--out {out_dir}: no space left on its disk ({exc.strerror}), where the exports and the "
+                        "model's unpacked copy go; free some space or choose a folder on a disk with room") from None
     return report
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import zipfile
 from pathlib import Path
 
@@ -60,6 +61,10 @@ def load(path: str | Path):
     spec = checked_spec(path)
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # the disk Keras unpacks to is full: not the file's fault
+            raise
+        raise UserError(f"{path}: Keras cannot load it ({str(exc).splitlines()[0][:200]})") from None
     except Exception as exc:  # Keras raises many types for a damaged archive
         raise UserError(f"{path}: Keras cannot load it ({str(exc).splitlines()[0][:200]})") from None
     return model, spec

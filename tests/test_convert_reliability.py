@@ -139,3 +139,24 @@ def test_a_second_run_on_the_same_out_is_refused_while_the_first_writes(trained,
     assert second.returncode == 2 and f"--out {out}: another convert quantize is writing there" in second.stderr, \
         second.stderr[-500:]
     assert first.returncode == 0 and json.loads((out / "parity.json").read_text())["passed"], stderr[-500:]
+
+
+@pytest.mark.parametrize("size", ["200k", "6m"])
+def test_a_full_disk_under_out_is_one_line_naming_the_folder_and_no_export_is_half_written(trained, tmp_path, size):
+    """--out on a small file system (a tmpfs in a mount namespace of its own: no root needed, nothing left
+    mounted): too small to unpack the model (200 KB), or to hold the exports (6 MB). One line naming the folder
+    and the fix, exit 2, never blaming the good .keras; no export under a final name."""
+    import subprocess
+    import sys
+
+    full = tmp_path / "full"
+    full.mkdir()
+    script = (f"mount -t tmpfs -o size={size} tmpfs {full} && {sys.executable} -c 'from convert.cli import main; main()' "
+              f"quantize {trained} --data {SAMPLE / 'test'} --formats tflite_int8,onnx --robustness 0 --out {full}/models; "
+              f"echo exit $?; ls -A {full}/models")
+    done = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, timeout=300)
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert "exit 2" in done.stdout and len(errors) == 1 and "Traceback" not in done.stderr, done.stderr[-1500:]
+    assert str(full / "models") in errors[0] and "free some space" in errors[0] and "cannot load" not in errors[0], errors
+    left = done.stdout.split("exit 2", 1)[1].split()
+    assert not [name for name in left if name.endswith((".tflite", ".onnx"))], left
