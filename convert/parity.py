@@ -24,6 +24,9 @@ GATE_ON = {  # --gate-on: the figures held against --max-drop and --min-agreemen
 }
 
 
+SHARES = ("max_drop", "min_agreement", "max_mse_increase", "max_robust_drop")  # thresholds in points or percent
+
+
 @dataclass(frozen=True)
 class Thresholds:
     max_drop: float = 1.0  # accuracy points an export may lose against the float model
@@ -34,8 +37,7 @@ class Thresholds:
 
     def stored(self) -> dict:
         """The thresholds as parity.json stores them: fractions, as its figures."""
-        share = {"max_drop", "min_agreement", "max_mse_increase", "max_robust_drop"}
-        return {k: (v / 100 if k in share and v is not None else v) for k, v in self.__dict__.items()}
+        return {k: (v / 100 if k in SHARES and v is not None else v) for k, v in self.__dict__.items()}
 
     def __post_init__(self):
         """UserError for a threshold that is not a finite number in range (NaN would pass every export)."""
@@ -149,10 +151,8 @@ def read_report(report: dict) -> dict:
         return report
 
     def row(old: dict) -> dict:
-        new = {k: v for k, v in metrics.fractions(old, ROW_FIGURES).items() if k != "unit"}
-        return new | ({"robustness": robustness.read(old["robustness"])} if "robustness" in old else {})
+        return metrics.fractions(old, ROW_FIGURES) | (
+            {"robustness": robustness.read(old["robustness"])} if "robustness" in old else {})
 
-    thresholds = metrics.fractions(report.get("thresholds", {}), ("max_drop", "min_agreement", "max_mse_increase",
-                                                                  "max_robust_drop"))
     return report | {"unit": metrics.UNIT, "rows": [row(r) for r in report["rows"]],
-                     "thresholds": {k: v for k, v in thresholds.items() if k != "unit"}}
+                     "thresholds": metrics.fractions(report.get("thresholds", {}), SHARES)}

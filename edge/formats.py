@@ -68,8 +68,8 @@ RUNTIMES = tuple(dict.fromkeys(f.runtime for f in FORMATS.values()))
 
 def format_of(path: str | Path) -> Format:
     """The format a model file (or folder) is in, from its name; UserError for anything the edge runtime cannot run."""
-    name = Path(path).name
-    matches = [f for f in FORMATS.values() if name.endswith(f.suffix) and f.folder == Path(path).is_dir()]
+    name, folder = Path(path).name, Path(path).is_dir()
+    matches = [f for f in FORMATS.values() if name.endswith(f.suffix) and f.folder == folder]
     if not matches:
         hint = " Convert it first: convert quantize MODEL.keras --data DIR." if name.endswith((".keras", ".h5")) else ""
         raise UserError(f"{path}: the edge runtime runs {endings()} files, not this one.{hint}")

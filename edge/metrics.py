@@ -44,8 +44,9 @@ def stored(fraction: float) -> float:
 
 
 def fractions(block, keys):
-    """BLOCK (a dict of figures) with KEYS in fractions: a block without `"unit": "fraction"` was written before 0.6,
-    in percent and points. A key may hold a number, or a dict or list of numbers."""
+    """BLOCK (a dict of figures written before 0.6, in percent and points) with KEYS in fractions; a block marked
+    `"unit": "fraction"` as it is. A key may hold a number, or a dict or list of them (strings and flags kept). The
+    caller marks what it stores."""
     if not isinstance(block, dict) or block.get("unit") == UNIT:
         return block
 
@@ -56,7 +57,7 @@ def fractions(block, keys):
             return [old(v) for v in value]
         return stored(value / 100) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
-    return block | {key: old(block[key]) for key in keys if key in block} | {"unit": UNIT}
+    return block | {key: old(block[key]) for key in keys if key in block}
 
 
 def points(fraction: float | None) -> str:

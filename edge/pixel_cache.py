@@ -119,10 +119,9 @@ def _checked(entry: Path) -> tuple[PixelFile, np.ndarray, list]:
     return PixelFile(rows, shape), targets, skipped
 
 
-def existing(folder: LabelledFolder, spec: ModelSpec, root: Path | None = None) -> tuple[PixelFile, np.ndarray] | None:
-    """(pixels, targets) of a complete, sound entry for FOLDER at SPEC under ROOT, or None; skipped files are
-    recorded in folder.skipped as `cached` does. A damaged entry is said and removed."""
-    entry = (root or default_root()) / key(folder, spec)
+def _sound(entry: Path, folder: LabelledFolder) -> tuple[PixelFile, np.ndarray] | None:
+    """(pixels, targets) of the complete, sound ENTRY, or None; skipped files are recorded in folder.skipped. A
+    damaged entry is said and removed."""
     if not (entry / "meta.json").is_file():
         return None
     try:
@@ -135,6 +134,12 @@ def existing(folder: LabelledFolder, spec: ModelSpec, root: Path | None = None) 
     return pixels, targets
 
 
+def existing(folder: LabelledFolder, spec: ModelSpec, root: Path | None = None) -> tuple[PixelFile, np.ndarray] | None:
+    """(pixels, targets) of a complete, sound entry for FOLDER at SPEC under ROOT, or None; skipped files are
+    recorded in folder.skipped as `cached` does. A damaged entry is said and removed."""
+    return _sound((root or default_root()) / key(folder, spec), folder)
+
+
 def cached(folder: LabelledFolder, spec: ModelSpec, root: Path | None = None) -> tuple[PixelFile, np.ndarray, bool]:
     """(pixels, targets, built): FOLDER's images at SPEC's size from the cache under ROOT, decoding them first when
     no complete entry matches. Unreadable files are skipped (and recorded in folder.skipped) as in edge.folders."""
@@ -144,21 +149,23 @@ def cached(folder: LabelledFolder, spec: ModelSpec, root: Path | None = None) ->
     except OSError as exc:
         raise UserError(f"--cache-dir {root}: cannot make the pixel cache there ({exc.strerror}); give a writable "
                         "folder (or set EDGE_CACHE_DIR)") from None
-    found = existing(folder, spec, root)
+    entry = root / key(folder, spec)
+    found = _sound(entry, folder)
     if found is None:
-        entry = root / key(folder, spec)
         with staged_folder(entry, flag="--cache-dir", keep_first=True) as tmp, open(tmp / "pixels.u8", "wb") as rows:
-            keep, shape = [], None
+            keep, shape, crc = [], None, 0
             for index, image in decoded(folder, lambda image: to_pixels(image, spec)):
-                rows.write(image.tobytes())  # written as decoded: nothing but one block is held in memory
+                block = image.tobytes()
+                rows.write(block)  # written as decoded: nothing but one block is held in memory
+                crc = zlib.crc32(block, crc)
                 keep.append(index)
                 shape = image.shape
             rows.close()
             np.save(tmp / "targets.npy", kept_targets(folder, keep))
             meta = {"shape": [len(keep), *shape], "skipped": [str(p) for p in folder.skipped],
-                    "crc32": {name: _crc32(tmp / name) for name in ("pixels.u8", "targets.npy")}}
+                    "crc32": {"pixels.u8": crc, "targets.npy": _crc32(tmp / "targets.npy")}}
             (tmp / "meta.json").write_text(json.dumps(meta))
-        found = existing(folder, spec, root)
+        found = _sound(entry, folder)  # read back as any later run reads it (or the entry another run completed)
         if found is None:
             raise UserError(f"--cache-dir {root}: the pixel cache entry just written does not read back (disk full or "
                             "failing?); free some space or choose another folder")

@@ -78,15 +78,9 @@ def read(result: dict) -> dict:
     """A stored report in fractions, whichever version wrote it (before 0.6: percent and points, no `unit`)."""
     if not isinstance(result, dict) or "clean" not in result or result.get("unit") == metrics.UNIT:
         return result
-
-    def old(value: float) -> float:
-        return metrics.stored(value / 100)
-
-    return result | {"unit": metrics.UNIT, "clean": old(result["clean"]), "corrupted_mean": old(result["corrupted_mean"]),
-                     "accuracy": {family: [old(v) for v in values] for family, values in result["accuracy"].items()},
-                     "mean": [old(v) for v in result["mean"]],
-                     "worst": [worst | {"accuracy": old(worst["accuracy"])} for worst in result["worst"]],
-                     "middle": result["middle"] | {k: old(result["middle"][k]) for k in ("mean", "mean_drop", "worst_drop")}}
+    middle = metrics.fractions(result["middle"], ("mean", "mean_drop", "worst_drop"))  # its severity stays
+    return metrics.fractions(result, ("clean", "accuracy", "mean", "worst", "corrupted_mean")) | {
+        "middle": middle, "unit": metrics.UNIT}
 
 
 def extra_loss(export: dict, reference: dict) -> float:

@@ -7,7 +7,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from edge.errors import UserError
-from edge.metrics import fractions
+from edge.metrics import UNIT, fractions
 
 TASKS = ("binary", "multiclass", "regression")
 COLOR_ORDERS = ("rgb", "bgr", "gray", "none")  # "none": raw arrays (e.g. 4-channel elevation tiles), not photos
@@ -49,7 +49,8 @@ class Provenance:
                  for f in fields(cls)}
         known = {k: v for k, v in data.items() if k in kinds and isinstance(v, kinds[k])}
         if known.get("parity"):  # before 0.6 in percent and points
-            known["parity"] = fractions(known["parity"], ("accuracy", "drop", "agreement", "mse_increase"))
+            known["parity"] = fractions(known["parity"], ("accuracy", "drop", "agreement", "mse_increase")) | {
+                "unit": UNIT}
         return cls(**known)
 
 
