@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import errno
 import gc
 import json
 import shutil
@@ -20,7 +19,7 @@ from convert.parity import Thresholds, compare, compare_regression, reference_ro
 from convert.registry import EXPORTERS, options_for, resolved_options
 from convert.tables import markdown_table
 from edge import ROBUSTNESS_IMAGES, robustness, runtime
-from edge.atomic import atomic_path, partial_name, writable_folder, write_text
+from edge.atomic import atomic_path, disk_full, partial_name, writable_folder, write_text
 from edge.errors import UserError
 from edge.formats import DEFAULT_FORMATS, FORMATS, Format, output_path
 from edge.latency import median_ms
@@ -217,7 +216,7 @@ def quantize(model_path: str | Path, data: str | Path | None = None, out_dir: st
         write_text(out_dir / "parity.json", json.dumps(report, indent=2))
         write_text(out_dir / "parity.md", markdown_table(report) + "\n")
     except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        if not disk_full(exc):
             raise
         raise UserError(f"--out {out_dir}: no space left on its disk ({exc.strerror}), where the exports and the "
                         "model's unpacked copy go; free some space or choose a folder on a disk with room") from None

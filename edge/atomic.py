@@ -6,6 +6,7 @@ write must not find a zero-length model under the final name, which a rename alo
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import glob
 import os
@@ -17,6 +18,11 @@ from pathlib import Path
 from edge.errors import UserError
 
 STALE_SECONDS = 3600  # a partial output untouched this long, of a process not running, was left by a killed one
+
+
+def disk_full(exc: OSError) -> bool:
+    """Whether EXC says the disk (or the user's quota on it) is full: the user's to fix, never the input's fault."""
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def partial_name(final: str | Path) -> Path:

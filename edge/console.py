@@ -14,6 +14,7 @@ import click
 import typer
 from typer.core import TyperCommand, TyperGroup
 
+from edge.atomic import disk_full
 from edge.errors import UserError
 
 EXIT_CODES = "exit codes: 0 success, 1 a failed gate (convert) or no result (bench), 2 bad input, 3 an unexpected error"
@@ -63,7 +64,7 @@ def add_command(app: typer.Typer, function, name: str | None = None) -> None:
 @contextlib.contextmanager
 def user_errors(debug: bool = False):
     """Every command's exit-code convention (EXIT_CODES): a UserError becomes `error: <message>` on stderr and exit
-    2; anything unexpected one line and exit 3, or its traceback with DEBUG (--debug, or EDGE_DEBUG=1 for every
+    2, as is a full disk; anything unexpected one line and exit 3, or its traceback with DEBUG (--debug, or EDGE_DEBUG=1 for every
     command; --debug sets it, so that native libraries' INFO lines show too: edge/native.py)."""
     saved = os.environ.get("EDGE_DEBUG")
     if debug:
@@ -78,6 +79,10 @@ def user_errors(debug: bool = False):
     except Exception as exc:
         if debug or os.environ.get("EDGE_DEBUG") == "1":
             raise
+        if isinstance(exc, OSError) and disk_full(exc):  # where no command said which of its folders it was
+            typer.echo(f"error: {exc.filename or 'writing'}: no space left on its disk; free some space and run the "
+                       "command again", err=True)
+            raise typer.Exit(2) from None
         typer.echo(f"error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
                    "(--debug or EDGE_DEBUG=1 shows the traceback)", err=True)
         raise typer.Exit(3) from None

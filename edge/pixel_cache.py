@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.atomic import staged_folder
+from edge.atomic import disk_full, staged_folder
 from edge.errors import UserError
 from edge.folders import LabelledFolder, decoded, kept_targets
 from edge.preprocess import to_pixels
@@ -152,23 +152,35 @@ def cached(folder: LabelledFolder, spec: ModelSpec, root: Path | None = None) ->
     entry = root / key(folder, spec)
     found = _sound(entry, folder)
     if found is None:
-        with staged_folder(entry, flag="--cache-dir", keep_first=True) as tmp, open(tmp / "pixels.u8", "wb") as rows:
-            keep, shape, crc = [], None, 0
-            for index, image in decoded(folder, lambda image: to_pixels(image, spec)):
-                block = image.tobytes()
-                rows.write(block)  # written as decoded: nothing but one block is held in memory
-                crc = zlib.crc32(block, crc)
-                keep.append(index)
-                shape = image.shape
-            rows.close()
-            np.save(tmp / "targets.npy", kept_targets(folder, keep))
-            meta = {"shape": [len(keep), *shape], "skipped": [str(p) for p in folder.skipped],
-                    "crc32": {"pixels.u8": crc, "targets.npy": _crc32(tmp / "targets.npy")}}
-            (tmp / "meta.json").write_text(json.dumps(meta))
+        try:
+            _build(entry, folder, spec)
+        except OSError as exc:
+            if not disk_full(exc):
+                raise
+            raise UserError(f"pixel cache {root}: no space left on its disk for the decoded pixels of {folder.root}; "
+                            "free some space, or move the cache to a disk with room (EDGE_CACHE_DIR, or train's "
+                            "--cache-dir)") from None
         found = _sound(entry, folder)  # read back as any later run reads it (or the entry another run completed)
         if found is None:
             raise UserError(f"--cache-dir {root}: the pixel cache entry just written does not read back (disk full or "
                             "failing?); free some space or choose another folder")
         return (*found, True)
     return (*found, False)
+
+
+def _build(entry: Path, folder: LabelledFolder, spec: ModelSpec) -> None:
+    """Decode FOLDER at SPEC into the cache ENTRY, written as decoded: one block of images is held in memory."""
+    with staged_folder(entry, flag="--cache-dir", keep_first=True) as tmp, open(tmp / "pixels.u8", "wb") as rows:
+        keep, shape, crc = [], None, 0
+        for index, image in decoded(folder, lambda image: to_pixels(image, spec)):
+            block = image.tobytes()
+            rows.write(block)
+            crc = zlib.crc32(block, crc)
+            keep.append(index)
+            shape = image.shape
+        rows.close()
+        np.save(tmp / "targets.npy", kept_targets(folder, keep))
+        meta = {"shape": [len(keep), *shape], "skipped": [str(p) for p in folder.skipped],
+                "crc32": {"pixels.u8": crc, "targets.npy": _crc32(tmp / "targets.npy")}}
+        (tmp / "meta.json").write_text(json.dumps(meta))
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import errno
 import zipfile
 from pathlib import Path
 
-from edge.atomic import atomic_path
+from edge.atomic import atomic_path, disk_full
 from edge.errors import UserError
 from edge.spec import MAX_SPEC_BYTES, SPEC_KEY, ModelSpec
 
@@ -62,7 +61,7 @@ def load(path: str | Path):
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # the disk Keras unpacks to is full: not the file's fault
+        if disk_full(exc):  # the disk Keras unpacks to is full: not the file's fault
             raise
         raise UserError(f"{path}: Keras cannot load it ({str(exc).splitlines()[0][:200]})") from None
     except Exception as exc:  # Keras raises many types for a damaged archive

@@ -1,32 +1,35 @@
 """model.fit with what every recipe wants: epoch times, the best weights by validation loss kept in memory and
 restored at the end, and Ctrl-C that stops training but keeps the best epoch so far (the run still gets written):
 the first Ctrl-C stops at the end of the current batch, never inside TensorFlow's own code, a second one at once.
-With a backup folder, keras.callbacks.BackupAndRestore saves the model and optimizer after every epoch and a
-restarted fit (a worker that died, or `train ... --resume`) continues from the last saved epoch; the best epoch,
-the history and the epoch times are saved beside it so that they continue too."""
+With a backup folder, EpochBackup (keras.callbacks.BackupAndRestore, each save whole or nothing) saves the model
+and optimizer after every epoch and a restarted fit (a worker that died, or `train ... --resume`) continues from the
+last saved epoch; the best epoch, the history and the epoch times are saved with it so that they continue too."""
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import shutil
 import signal
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from edge.atomic import atomic_path, write_text
+from edge.atomic import atomic_path, disk_full
+from edge.errors import UserError
 from edge.metrics import percent
 from edge.progress import Stage, shown, stage
 
 
 class BestEpoch(keras.callbacks.Callback):
     """Remembers the weights of the epoch with the lowest validation loss (or training loss without validation),
-    the logs and how long each epoch took; with BACKUP, keeps them there too and picks them up again."""
+    the logs and how long each epoch took; with BACKUP, picks up what EpochBackup kept there."""
 
     def __init__(self, backup: Path | None = None):
         super().__init__()
@@ -34,6 +37,7 @@ class BestEpoch(keras.callbacks.Callback):
         self.best_loss, self.best_epoch, self.best_weights = math.inf, None, None
         self.epoch_seconds: list[float] = []
         self.history: dict[str, list[float]] = {}
+        self.improved = False
 
     def restore(self, model: keras.Model) -> bool:
         """Pick up the state BACKUP keeps (once), MODEL's weights left as they are; whether there was one."""
@@ -63,16 +67,53 @@ class BestEpoch(keras.callbacks.Callback):
         for key, value in logs.items():
             self.history.setdefault(key, []).append(round(float(value), 4))
         loss = logs.get("val_loss", logs.get("loss", math.inf))
-        improved = loss < self.best_loss
-        if improved:
+        self.improved = loss < self.best_loss
+        if self.improved:
             self.best_loss, self.best_epoch, self.best_weights = float(loss), epoch + 1, self.model.get_weights()
-        if self.backup is not None:
-            self.backup.mkdir(parents=True, exist_ok=True)
-            if improved:
-                with atomic_path(self.backup / "best.weights.h5") as tmp:
-                    self.model.save_weights(tmp)
-            write_text(self.backup / "best.json", json.dumps({"best_loss": self.best_loss, "best_epoch": self.best_epoch,
-                                                              "epoch_seconds": self.epoch_seconds, "history": self.history}))
+
+    def state(self) -> str:
+        return json.dumps({"best_loss": self.best_loss, "best_epoch": self.best_epoch,
+                           "epoch_seconds": self.epoch_seconds, "history": self.history})
+
+
+class EpochBackup(keras.callbacks.BackupAndRestore):
+    """BackupAndRestore (which restores the model, the optimizer and the epoch) whose save after each epoch is whole
+    or nothing: the model and optimizer, BEST's weights when they improved, BEST's state and the epoch number go to
+    temporary names and are renamed, the epoch number last, only once all are written; and the disk is first checked
+    to have room for them, since HDF5 meeting a full disk mid-write can crash the process (SIGSEGV). A full disk is a
+    UserError naming the folder, and the previous epoch's backup stays whole for --resume."""
+
+    OVERHEAD = 2048  # bytes per variable in a .weights.h5 beyond its values (measured: 0.9 to 1.4 KB)
+
+    def __init__(self, folder: Path, best: BestEpoch):
+        super().__init__(str(folder / "checkpoint"))
+        self.folder, self.best = folder, best
+
+    def on_epoch_end(self, epoch, logs=None):
+        try:
+            self._save(epoch + 1)
+        except OSError as exc:
+            if not disk_full(exc):
+                raise
+            kept = f"the backup of epoch {epoch} is whole" if epoch else "no epoch was backed up yet"
+            raise UserError(f"{self.folder}: no space left on its disk to back up epoch {epoch + 1} ({kept}); free "
+                            "some space, then run the same command with --resume") from None
+
+    def _save(self, epoch: int) -> None:
+        checkpoint = self.folder / "checkpoint"
+        checkpoint.mkdir(parents=True, exist_ok=True)
+        weights = [checkpoint / "latest.weights.h5"] + ([self.folder / "best.weights.h5"] if self.best.improved else [])
+        variables = self.model.variables + (self.model.optimizer.variables if self.model.optimizer else [])
+        size = sum(math.prod(v.shape) * np.dtype(v.dtype).itemsize + self.OVERHEAD for v in variables)
+        needed, free = len(weights) * size + 2**16, shutil.disk_usage(self.folder).free
+        if free < needed:
+            raise OSError(errno.ENOSPC, f"{needed - free} more bytes needed", str(self.folder))
+        with ExitStack() as renames:  # renamed in the reverse order of entering: the epoch number last
+            metadata = renames.enter_context(atomic_path(checkpoint / "training_metadata.json"))
+            metadata.write_text(json.dumps({"epoch": epoch, "batch": 0}))
+            renames.enter_context(atomic_path(self.folder / "best.json")).write_text(self.best.state())
+            for path in weights:
+                self.model.save_weights(renames.enter_context(atomic_path(path)))
 
 
 class StopOnCtrlC(keras.callbacks.Callback):
@@ -170,7 +211,7 @@ def fit(model: keras.Model, train, validation=None, callbacks=(), backup: Path |
     """Train; restore the best epoch's weights. TRAIN is a tf.data.Dataset or an (x, y) tuple; BACKUP a folder to
     resume from (see above), or None."""
     best, ctrl_c = BestEpoch(backup), StopOnCtrlC()
-    restore = [keras.callbacks.BackupAndRestore(str(backup / "checkpoint"))] if backup is not None else []
+    backups = [EpochBackup(backup, best)] if backup is not None else []
     args = dict(validation_data=validation, verbose=0) | fit_args
     interrupted = False
     if best.restore(model) and len(best.epoch_seconds) >= args.get("epochs", 1):  # every epoch ran; the run died later
@@ -178,7 +219,7 @@ def fit(model: keras.Model, train, validation=None, callbacks=(), backup: Path |
         return Outcome(best.history, best.epoch_seconds, best.best_epoch, False)
     try:
         with ctrl_c.installed(), stage("training") as step:
-            args["callbacks"] = [ctrl_c, *restore, best, *callbacks, EpochLines(step)]  # lines after the backup
+            args["callbacks"] = [ctrl_c, best, *backups, *callbacks, EpochLines(step)]  # lines after the backup
             if isinstance(train, tuple):
                 model.fit(*train, **args)
             else:

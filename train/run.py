@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edge import robustness
-from edge.atomic import staged_folder, write_text
+from edge.atomic import disk_full, staged_folder, write_text
 from edge.errors import UserError
 from edge.metrics import percent, points
 from keras_io import archive
@@ -204,7 +204,13 @@ def run(recipe: str, data: Path | None, out: Path, config: TrainConfig) -> RunMe
                end_to_end.train(dataset, config, builder, placement, backup))
     metrics = _metrics(recipe, dataset, config, trained, started)
     if placement.chief:
-        write(out, recipe, dataset, trained, metrics, config.seed)
+        try:
+            write(out, recipe, dataset, trained, metrics, config.seed)
+        except OSError as exc:
+            if not disk_full(exc):
+                raise
+            raise UserError(f"--out {out}: no space left on its disk for the run folder (the trained epochs are kept in "
+                            f"{backup}); free some space, then run the same command with --resume") from None
     if not trained.outcome.interrupted:
         shutil.rmtree(backup, ignore_errors=True)
         if placement.processes > 1:
