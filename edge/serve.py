@@ -173,15 +173,18 @@ class Handler(BaseHTTPRequestHandler):
         finished first."""
         self.rfile, self.deadline = _Head(getattr(self.rfile, "reader", self.rfile)), threading.Timer(
             HEADER_SECONDS, self._cut)
+        self.server.unfinished(self.connection, True)
         self.deadline.start()
         try:
             super().handle_one_request()
         finally:
             self.deadline.cancel()
+            self.server.unfinished(self.connection, False)
 
     def parse_request(self) -> bool:
         parsed = super().parse_request()
         self.deadline.cancel()
+        self.server.unfinished(self.connection, False)
         return parsed
 
     def _cut(self) -> None:
@@ -285,7 +288,9 @@ class Handler(BaseHTTPRequestHandler):
 
 
 class Server(ThreadingHTTPServer):
-    """At most MAX_CONNECTIONS handled at once; the rest get 503 at once."""
+    """At most MAX_CONNECTIONS handled at once. When all are taken, a new connection takes the place of the one that
+    has waited longest for its request line and headers (a slowloris client, or an idle keep-alive one), so that
+    clients holding connections without asking anything cannot lock viewers out; with none such, it gets 503."""
 
     daemon_threads = True
     request_queue_size = 16
@@ -294,6 +299,7 @@ class Server(ThreadingHTTPServer):
         self.view, self.token, self.stopping = view, token, False
         self.page = PAGE.read_bytes()
         self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.waiting, self.waiting_lock = {}, threading.Lock()  # connection: when it began waiting for a request
         family = socket.AF_INET6 if ":" in where[0] else socket.AF_INET
         self.address_family = family
         try:
@@ -302,8 +308,28 @@ class Server(ThreadingHTTPServer):
             raise UserError(f"--serve {where[0]}:{where[1]}: cannot listen there ({exc.strerror or exc}); "
                             "choose another port or address") from None
 
+    def unfinished(self, connection: socket.socket, waiting: bool) -> None:
+        """Record that CONNECTION is waiting for a request line and headers, or no longer is."""
+        with self.waiting_lock:
+            if waiting:
+                self.waiting[connection] = time.monotonic()
+            else:
+                self.waiting.pop(connection, None)
+
+    def _make_room(self) -> bool:
+        """Shut the connection that has waited longest for a request (its thread then frees its place); whether one
+        was waiting."""
+        with self.waiting_lock:
+            if not self.waiting:
+                return False
+            oldest = min(self.waiting, key=self.waiting.get)
+            del self.waiting[oldest]
+        with contextlib.suppress(OSError):
+            oldest.shutdown(socket.SHUT_RDWR)
+        return True
+
     def process_request(self, request, client_address):
-        if not self.slots.acquire(blocking=False):
+        if not self.slots.acquire(blocking=False) and not (self._make_room() and self.slots.acquire(timeout=1.0)):
             try:
                 request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             finally:

@@ -285,6 +285,25 @@ def test_a_client_that_drips_its_headers_is_dropped_at_the_deadline(serving):
     assert closed and time.monotonic() - started < HEADER_SECONDS + 2, time.monotonic() - started
 
 
+def test_clients_that_take_every_place_without_asking_do_not_lock_a_viewer_out(serving):
+    """Slowloris with reconnection: MAX_CONNECTIONS clients (and more) hold connections without finishing a request.
+    A viewer still gets its answer: it takes the place of the one that has waited longest."""
+    from edge.serve import MAX_CONNECTIONS
+
+    holders = []
+    for _ in range(MAX_CONNECTIONS + 8):
+        holder = _connect(serving)
+        holder.sendall(b"GET /api/status HTTP/1.1\r\n")
+        holders.append(holder)
+    time.sleep(0.5)
+    try:
+        answers = [_get(f"{serving.url}api/status?token={TOKEN}", timeout=5)[0] for _ in range(5)]
+    finally:
+        for holder in holders:
+            holder.close()
+    assert answers == [200] * 5, answers
+
+
 def test_huge_headers_are_refused_and_resets_print_nothing(serving):
     """Headers past HEAD_BYTES get 431 without being held; a client that resets mid-request leaves no traceback on
     the device's terminal."""
