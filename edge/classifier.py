@@ -119,7 +119,7 @@ def _source_kind(source: int | str | Path) -> tuple[str, object]:
     if isinstance(source, int) and not isinstance(source, bool):
         return "camera", str(source)
     text = str(source)
-    if isinstance(source, str) and (text.isdigit() or text == PICAM or text.startswith("/dev/video")):
+    if isinstance(source, str) and ((text.isascii() and text.isdigit()) or text == PICAM or text.startswith("/dev/video")):
         return "camera", text
     if isinstance(source, str) and text.lower().startswith(STREAMS):
         return "stream", text

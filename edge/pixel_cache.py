@@ -25,6 +25,7 @@ from edge.atomic import disk_full, staged_folder
 from edge.errors import UserError
 from edge.folders import LabelledFolder, decoded, kept_targets
 from edge.preprocess import to_pixels
+from edge.reading import file_crc32
 from edge.spec import ModelSpec
 
 VERSION = 2  # bumped when the layout or the decoding changes (2: checksums in meta.json)
@@ -93,14 +94,6 @@ class Rows:
         return self.pixels[int(picked)] if np.isscalar(picked) else self.pixels[picked]
 
 
-def _crc32(path: Path) -> int:
-    crc = 0
-    with open(path, "rb") as file:
-        while block := file.read(1 << 20):
-            crc = zlib.crc32(block, crc)
-    return crc
-
-
 def _checked(entry: Path) -> tuple[PixelFile, np.ndarray, list]:
     """(pixels, targets, skipped) of ENTRY after checking its files against meta.json; ValueError says what is off."""
     try:
@@ -109,9 +102,9 @@ def _checked(entry: Path) -> tuple[PixelFile, np.ndarray, list]:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"meta.json unreadable ({exc})") from None
     rows = entry / "pixels.u8"
-    if rows.stat().st_size != int(np.prod(shape)) or _crc32(rows) != crc["pixels.u8"]:
+    if rows.stat().st_size != int(np.prod(shape)) or file_crc32(rows) != crc["pixels.u8"]:
         raise ValueError("pixels.u8 does not match its size and checksum")
-    if _crc32(entry / "targets.npy") != crc["targets.npy"]:
+    if file_crc32(entry / "targets.npy") != crc["targets.npy"]:
         raise ValueError("targets.npy does not match its checksum")
     targets = np.load(entry / "targets.npy", allow_pickle=False)
     if targets.shape != (shape[0],):
@@ -181,6 +174,6 @@ def _build(entry: Path, folder: LabelledFolder, spec: ModelSpec) -> None:
         rows.close()
         np.save(tmp / "targets.npy", kept_targets(folder, keep))
         meta = {"shape": [len(keep), *shape], "skipped": [str(p) for p in folder.skipped],
-                "crc32": {"pixels.u8": crc, "targets.npy": _crc32(tmp / "targets.npy")}}
+                "crc32": {"pixels.u8": crc, "targets.npy": file_crc32(tmp / "targets.npy")}}
         (tmp / "meta.json").write_text(json.dumps(meta))
 

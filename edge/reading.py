@@ -1,10 +1,12 @@
 """Reading a small file a user named (a config, a labels file): a regular file, bounded in size, UTF-8 text; one line
-naming the flag otherwise. A FIFO is never opened and /dev/zero never read."""
+naming the flag otherwise. A FIFO is never opened and /dev/zero never read. And the CRC-32 of a file the toolkit
+wrote (cache entries, training backups), checked before it is used again."""
 
 from __future__ import annotations
 
 import os
 import stat
+import zlib
 from pathlib import Path
 
 from edge.errors import UserError
@@ -34,3 +36,12 @@ def small_text(path: Path, flag: str, most: int = MOST_BYTES) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UserError(f"{flag} {path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+
+
+def file_crc32(path: Path) -> int:
+    """CRC-32 of PATH's bytes, read 1 MB at a time."""
+    crc = 0
+    with open(path, "rb") as file:
+        while block := file.read(1 << 20):
+            crc = zlib.crc32(block, crc)
+    return crc

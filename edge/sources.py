@@ -183,7 +183,7 @@ class VideoSource(CaptureSource):
 
 def camera_target(value: str) -> int | str:
     """--camera: an index (0), a device path (/dev/video2), or picam."""
-    return int(value) if value.isdigit() else value
+    return int(value) if value.isascii() and value.isdigit() else value  # "²".isdigit() too
 
 
 SOURCES: dict[str, tuple[str, Callable[..., Source]]] = {  # flag -> (its value in help, opener(value, labels, **options))

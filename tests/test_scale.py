@@ -47,19 +47,26 @@ def test_mirrored_on_two_logical_cpus_lands_with_one_device(tmp_path):
 
 
 def _a_backup_that_is_not_this_runs_is_refused(command: list[str], backup) -> None:
-    """--resume with other settings, with a backup whose epoch count is past --epochs, or with a damaged file in it:
-    one line and exit 2 before any training, the backup left as it was for the right --resume."""
+    """--resume with other settings, with a backup whose epoch count is past --epochs, or with a damaged file in it
+    (malformed JSON, a bit flipped in the weights): one line and exit 2 before any training, the backup left as it
+    was for the right --resume."""
     metadata = backup / "fit" / "checkpoint" / "training_metadata.json"
     best, saved = backup / "fit" / "best.json", {}
+    weights = backup / "fit" / "checkpoint" / "latest.weights.h5"
     for damage, extra, expected in (
             (None, ["--learning-rate", "0.01"], "was made by another run (learning_rate differs)"),
             ("epoch 99", [], "says epoch 100, past --epochs 6"),
             ("malformed best.json", [], "is damaged (best.json"),
+            ("a flipped bit", [], "is damaged (latest.weights.h5 does not match the checksum training_metadata.json"),
     ):
-        for path in (metadata, best):
+        for path in (metadata, best, weights):
             saved[path] = path.read_bytes()
         if damage == "epoch 99":
             metadata.write_text(json.dumps(json.loads(metadata.read_text()) | {"epoch": 99}))
+        elif damage == "a flipped bit":
+            flipped = bytearray(saved[weights])
+            flipped[len(flipped) // 2] ^= 0x10
+            weights.write_bytes(bytes(flipped))
         elif damage:
             best.write_text("{")
         refused = subprocess.run([*command, "--resume", *extra], capture_output=True, text=True, env=_env(), cwd=REPO,

@@ -25,6 +25,7 @@ from edge.atomic import atomic_path, disk_full
 from edge.errors import UserError
 from edge.metrics import percent
 from edge.progress import Stage, shown, stage
+from edge.reading import file_crc32
 
 
 class BestEpoch(keras.callbacks.Callback):
@@ -71,9 +72,10 @@ class BestEpoch(keras.callbacks.Callback):
         if self.improved:
             self.best_loss, self.best_epoch, self.best_weights = float(loss), epoch + 1, self.model.get_weights()
 
-    def state(self) -> str:
+    def state(self, crc32: dict) -> str:
+        """best.json: the best epoch, its loss, the history, the epoch times and CRC32 of the weights file."""
         return json.dumps({"best_loss": self.best_loss, "best_epoch": self.best_epoch,
-                           "epoch_seconds": self.epoch_seconds, "history": self.history})
+                           "epoch_seconds": self.epoch_seconds, "history": self.history, "crc32": crc32})
 
 
 class EpochBackup(keras.callbacks.BackupAndRestore):
@@ -81,13 +83,14 @@ class EpochBackup(keras.callbacks.BackupAndRestore):
     or nothing: the model and optimizer, BEST's weights when they improved, BEST's state and the epoch number go to
     temporary names and are renamed, the epoch number last, only once all are written; and the disk is first checked
     to have room for them, since HDF5 meeting a full disk mid-write can crash the process (SIGSEGV). A full disk is a
-    UserError naming the folder, and the previous epoch's backup stays whole for --resume."""
+    UserError naming the folder, and the previous epoch's backup stays whole for --resume. Each JSON file records the
+    CRC-32 of the weights file beside it ("crc32"), checked before --resume uses them (train/run.py)."""
 
     OVERHEAD = 2048  # bytes per variable in a .weights.h5 beyond its values (measured: 0.9 to 1.4 KB)
 
     def __init__(self, folder: Path, best: BestEpoch):
         super().__init__(str(folder / "checkpoint"))
-        self.folder, self.best = folder, best
+        self.folder, self.best, self.crc32 = folder, best, {}
 
     def on_epoch_end(self, epoch, logs=None):
         try:
@@ -110,10 +113,16 @@ class EpochBackup(keras.callbacks.BackupAndRestore):
             raise OSError(errno.ENOSPC, f"{needed - free} more bytes needed", str(self.folder))
         with ExitStack() as renames:  # renamed in the reverse order of entering: the epoch number last
             metadata = renames.enter_context(atomic_path(checkpoint / "training_metadata.json"))
-            metadata.write_text(json.dumps({"epoch": epoch, "batch": 0}))
-            renames.enter_context(atomic_path(self.folder / "best.json")).write_text(self.best.state())
+            state = renames.enter_context(atomic_path(self.folder / "best.json"))
             for path in weights:
-                self.model.save_weights(renames.enter_context(atomic_path(path)))
+                tmp = renames.enter_context(atomic_path(path))
+                self.model.save_weights(tmp)
+                self.crc32[path.name] = file_crc32(tmp)
+            if "best.weights.h5" not in self.crc32:  # resumed, and not improved since
+                self.crc32["best.weights.h5"] = file_crc32(self.folder / "best.weights.h5")
+            state.write_text(self.best.state({"best.weights.h5": self.crc32["best.weights.h5"]}))
+            metadata.write_text(json.dumps({"epoch": epoch, "batch": 0,
+                                            "crc32": {"latest.weights.h5": self.crc32["latest.weights.h5"]}}))
 
 
 class StopOnCtrlC(keras.callbacks.Callback):

@@ -17,6 +17,7 @@ from edge import robustness
 from edge.atomic import disk_full, staged_folder, write_text
 from edge.errors import UserError
 from edge.metrics import percent, points
+from edge.reading import file_crc32
 from keras_io import archive
 from train import distribute, end_to_end, evaluation, preflight, transfer
 from train.config import TrainConfig, config_fields, resolve
@@ -115,7 +116,7 @@ def _run_record(recipe: str, data: Path | None, config: TrainConfig) -> dict:
 
 def _check_backup(backup: Path, record: dict, config: TrainConfig) -> None:
     """UserError unless BACKUP is this run's to continue: made by the same recipe, data and settings, every file
-    in it readable, and no phase past its epochs."""
+    in it readable, the weights files matching the CRC-32 their JSON files keep, and no phase past its epochs."""
     fresh = "run again without --resume to start afresh"
     if not (backup / RUN_RECORD).is_file():
         raise UserError(f"--resume: {backup} says nothing of the run that made it (a toolkit before 0.6, or another "
@@ -134,6 +135,11 @@ def _check_backup(backup: Path, record: dict, config: TrainConfig) -> None:
         raise UserError(f"--resume: {backup} was made by another run ({', '.join(differ)} differs); {fresh}, or "
                         "resume with the same settings and data")
     for path, metadata in saved.items():
+        for name, crc in (metadata.get("crc32", {}) if isinstance(metadata, dict) else {}).items():
+            weights = path.parent / str(name)
+            if Path(str(name)).name != name or not weights.is_file() or file_crc32(weights) != crc:
+                raise UserError(f"--resume: {backup} is damaged ({name} does not match the checksum {path.name} "
+                                f"keeps); {fresh}")
         if path.name == "training_metadata.json":
             epochs = config.fine_tune_epochs if "fine-tuning" in path.parts else config.epochs
             epoch = metadata.get("epoch") if isinstance(metadata, dict) else None

@@ -92,10 +92,11 @@ def test_folder_of_only_broken_files(classify, device_models, tmp_path):
     assert result.exit_code == 2 and "no frame could be classified" in _error_line(result)
 
 
-def test_camera_that_does_not_open(classify, device_models):
+@pytest.mark.parametrize("camera", ["97", "\u00b2"])  # "²" is a digit to str.isdigit, not to int()
+def test_camera_that_does_not_open(classify, device_models, camera):
     out_dir, _ = device_models
-    result = classify("--model", out_dir / "muffins.tflite", "--camera", 97)
-    assert result.exit_code == 2 and "camera 97 did not open" in _error_line(result)
+    result = classify("--model", out_dir / "muffins.tflite", "--camera", camera)
+    assert result.exit_code == 2 and f"camera {camera} did not open" in _error_line(result)
 
 
 @pytest.mark.parametrize("flag, advice", [("--camera", "is another program using it?"),
