@@ -18,7 +18,7 @@ from convert.metadata import embed_file
 from convert.parity import Thresholds, compare, compare_regression, reference_row, robust_failures
 from convert.registry import EXPORTERS, options_for, resolved_options
 from convert.tables import markdown_table
-from edge import ROBUSTNESS_IMAGES, robustness, runtime
+from edge import ROBUSTNESS_IMAGES, ROBUSTNESS_SEVERITIES, robustness, runtime
 from edge.atomic import atomic_path, disk_full, partial_name, writable_folder, write_text
 from edge.errors import UserError
 from edge.formats import DEFAULT_FORMATS, FORMATS, Format, output_path
@@ -67,6 +67,7 @@ class ExportJob:
     options: dict = field(default_factory=dict)  # export options, resolved for the run's formats
     failures: Int8Failures = Int8Failures()
     robustness_images: int = ROBUSTNESS_IMAGES
+    robustness_severities: tuple[int, ...] = ROBUSTNESS_SEVERITIES
     say: Callable[[str], None] = lambda line: None
 
     def path(self, fmt: Format) -> Path:
@@ -183,7 +184,8 @@ def quantize(model_path: str | Path, data: str | Path | None = None, out_dir: st
              names: Sequence[str] = DEFAULT_FORMATS, thresholds: Thresholds = Thresholds(),
              calib: str | Path | None = None, calib_count: int = 256, threads: Optional[int] = None,
              options: Optional[dict[str, str]] = None, say: Callable[[str], None] = lambda line: None,
-             failures: Int8Failures = Int8Failures(), robustness_images: int = ROBUSTNESS_IMAGES) -> dict:
+             failures: Int8Failures = Int8Failures(), robustness_images: int = ROBUSTNESS_IMAGES,
+             robustness_severities: Sequence[int] = ROBUSTNESS_SEVERITIES) -> dict:
     """Export a model written by `train` and gate each export on parity with it: what `convert quantize` runs.
 
     Args:
@@ -198,6 +200,8 @@ def quantize(model_path: str | Path, data: str | Path | None = None, out_dir: st
         say: receives a progress line per step (e.g. `print`).
         failures: diagnosis and recovery of failing int8 exports (`Int8Failures(recover=True)`).
         robustness_images: test images run under every camera corruption; 0: none.
+        robustness_severities: the corruption severities (1 to 5) they are run at; `edge.robustness.SEVERITIES`
+            is the full grid train's report shows.
 
     Returns:
         The parity report (parity.json): `passed`, and a row per export with accuracy, drop, agreement (fractions).
@@ -211,7 +215,8 @@ def quantize(model_path: str | Path, data: str | Path | None = None, out_dir: st
         with scratch_folder(out_dir) as work:
             settings = ExportJob(model=None, spec=None, calibration=None, test=None, float_scores=None,
                                  thresholds=thresholds, out_dir=out_dir, stem=model_path.stem, work=work,
-                                 threads=threads, failures=failures, robustness_images=robustness_images, say=say)
+                                 threads=threads, failures=failures, robustness_images=robustness_images,
+                                 robustness_severities=tuple(robustness_severities), say=say)
             report = _quantize(model_path, data, calib, calib_count, names, options, settings)
         write_text(out_dir / "parity.json", json.dumps(report, indent=2))
         write_text(out_dir / "parity.md", markdown_table(report) + "\n")
@@ -250,9 +255,10 @@ def _quantize(model_path: Path, data: Optional[Path], calib: Optional[Path], cal
     reference = None
     if not_robust is None:
         with stage("float model under camera corruptions"):
+            started = time.perf_counter()
             reference = robustness.evaluate(model.predict_on_batch, test.pixels, test.targets, spec,
-                                            job.robustness_images)
-        rows[0]["robustness"] = reference
+                                            job.robustness_images, job.robustness_severities)
+        rows[0].update(robustness=reference, robustness_s=round(time.perf_counter() - started, 1))
         say(f"float model under camera corruptions: severity {reference['middle']['severity']} mean "
             f"{percent(reference['middle']['mean'])} (clean {percent(reference['clean'])}) on {reference['images']} "
             "test images")
@@ -276,9 +282,10 @@ def _quantize(model_path: Path, data: Optional[Path], calib: Optional[Path], cal
 def _robustness(job: ExportJob, name: str, row: dict, reference: dict) -> dict:
     """ROW with the export's accuracy under camera corruptions, through the runner the device uses, its loss beyond
     the float model's on the same corrupted images, the chart, and the --max-robust-drop failure."""
-    path, test = job.out_dir / row["file"], job.test
+    path, test, started = job.out_dir / row["file"], job.test, time.perf_counter()
     result = robustness.evaluate(runtime.load(path, job.threads, spec=job.spec).predict, test.pixels, test.targets,
-                                 job.spec, job.robustness_images)
+                                 job.spec, job.robustness_images, job.robustness_severities)
+    row["robustness_s"] = round(time.perf_counter() - started, 1)
     extra = robustness.extra_loss(result, reference)
     found = robust_failures(extra, job.thresholds)
     row.update(robustness=result, corrupted_s3=result["middle"]["mean"], corrupted_extra_loss=extra,

@@ -49,6 +49,9 @@ FORMATS: dict[str, Format] = {
                standard_metadata=True),  # not recoverable: the debugger writes int8 input and output
         Format("tflite_int8_float_io", ".int8-float-io.tflite", "tflite", "ai-edge-litert",
                "TFLite full-integer int8 inside, float32 input and output", int8=True, recoverable=True),
+        Format("tflite_int16x8", ".int16x8.tflite", "tflite", "ai-edge-litert",
+               "TFLite int16 activations, int8 weights, float32 input and output: the integer model to try when "
+               "int8 activations lose accuracy (XNNPACK lacks its kernels: on x86, 30x slower than fp32)"),
         Format("tflite_fp32", ".fp32.tflite", "tflite", "ai-edge-litert",
                "TFLite float32", reference=True),
         Format("tflite_fp16", ".fp16.tflite", "tflite", "ai-edge-litert",

@@ -17,7 +17,7 @@ from edge.postprocess import class_indices
 from edge.preprocess import normalize
 from edge.spec import ModelSpec
 
-SEVERITIES = (1, MIDDLE, 5)  # reported: mild, middle, severe
+SEVERITIES = (1, MIDDLE, 5)  # train's report: mild, middle, severe (convert's default: edge.ROBUSTNESS_SEVERITIES)
 BATCH = 32
 
 

@@ -77,7 +77,7 @@ def test_classify_reports_the_accuracy_parity_measured(exported, cli):
 
     out_dir, report = exported
     parity = {row["format"]: row["accuracy"] for row in report["rows"]}
-    for name in DEFAULT_FORMATS:
+    for name in (*DEFAULT_FORMATS, "tflite_int16x8"):
         result = cli.invoke(app, ["--model", str(out_dir / f"muffins{FORMATS[name].suffix}"),
                                   "--images", str(SAMPLE / "test"), "--json"])
         assert result.exit_code == 0, result.output
@@ -87,6 +87,18 @@ def test_classify_reports_the_accuracy_parity_measured(exported, cli):
         assert {f["label"] for f in frames} <= {"chihuahua", "muffin"}
         assert all(f["latency_ms"] > 0 and 0.5 <= f["score"] <= 1.0 for f in frames)
         assert summary["accuracy"] == pytest.approx(parity[name], abs=1e-4)
+
+
+def test_int16x8_is_integer_inside_and_float_at_its_edges(exported):
+    """tflite_int16x8 keeps int8 weights and int16 activations (not a float model under another name), with float32
+    input and output, so the device feeds it as it feeds tflite_fp32."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    out_dir, _ = exported
+    interpreter = Interpreter(model_path=str(out_dir / f"muffins{FORMATS['tflite_int16x8'].suffix}"))
+    types = [detail["dtype"] for detail in interpreter.get_tensor_details()]
+    assert types.count(np.int16) >= 3 and np.int8 in types and np.float32 in types, sorted(set(map(str, types)))
+    assert interpreter.get_input_details()[0]["dtype"] == interpreter.get_output_details()[0]["dtype"] == np.float32
 
 
 def test_classify_one_image_human_output(exported, cli):

@@ -34,7 +34,8 @@ def test_a_run_folder_reports_its_model_under_camera_corruptions(trained):
 def test_every_export_is_measured_under_corruption_through_its_runtime(exported):
     out_dir, report = exported
     reference, exports = report["rows"][0]["robustness"], report["rows"][1:]
-    assert reference["images"] == 100
+    assert reference["images"] == 100 and reference["severities"] == [3], "the middle severity by default"
+    assert all(row["robustness_s"] > 0 for row in report["rows"]), "the cost of each model's pass is recorded"
     for row in exports:
         result = row["robustness"]
         assert result["images"] == reference["images"] and result["severities"] == reference["severities"]
@@ -64,10 +65,16 @@ def test_max_robust_drop_gate(cli, trained, tmp_path):
     assert not (tmp_path / "models" / "muffins.tflite").exists()
     negative = cli.invoke(app, base + ["--max-robust-drop", "-1"])
     assert negative.exit_code == 2 and "--max-robust-drop (or max_robust_drop in the [parity] table)" in negative.stderr
-    gated = cli.invoke(app, base + ["--max-robust-drop", "100", "--robustness", "40", "--json"])
+    for bad in ("0,3", "3;5", ""):
+        refused = cli.invoke(app, base + ["--robustness-severities", bad])
+        assert refused.exit_code == 2 and refused.stderr.strip().splitlines() == [
+            f"error: --robustness-severities {bad}: give severities from 1 to 5, comma-separated, e.g. 3 or 1,3,5"]
+    gated = cli.invoke(app, base + ["--max-robust-drop", "100", "--robustness", "40", "--robustness-severities",
+                                    "5,1,3", "--json"])
     assert gated.exit_code == 0, gated.output
     parity = json.loads(gated.stdout)
     assert parity["thresholds"]["max_robust_drop"] == 1 and parity["rows"][1]["robustness"]["images"] == 40
+    assert parity["rows"][1]["robustness"]["severities"] == [1, 3, 5], "the full grid when asked"
 
 
 def test_camera_augmentation_corrupts_about_half_the_images_and_leaves_the_rest_exact():
