@@ -38,11 +38,22 @@ def evaluate(predict: Callable[[np.ndarray], np.ndarray], pixels, targets: np.nd
              images: int = ROBUSTNESS_IMAGES, severities=SEVERITIES, seed: int = 0) -> dict:
     """Accuracy of PREDICT (float batch -> scores) on up to IMAGES examples of PIXELS (uint8, at the model's size;
     the same share from every class), clean and under every family at each of SEVERITIES."""
+    return evaluate_many({"model": predict}, pixels, targets, spec, images, severities, seed)[0]["model"]
+
+
+def evaluate_many(predicts: dict[str, Callable[[np.ndarray], np.ndarray]], pixels, targets: np.ndarray,
+                  spec: ModelSpec, images: int = ROBUSTNESS_IMAGES, severities=SEVERITIES, seed: int = 0
+                  ) -> tuple[dict[str, dict], dict[str, float]]:
+    """evaluate() for several models on the same corrupted images, each batch corrupted once and given to every one
+    of PREDICTS (name -> predict); (name -> result, name -> seconds spent predicting)."""
+    import time
+
     rows = stratified(np.asarray(targets), images, np.random.default_rng(seed))
     sample, truth = np.asarray(pixels[rows]), np.asarray(targets)[rows]
+    seconds = dict.fromkeys(predicts, 0.0)
 
-    def accuracy(family: str | None, severity: int) -> float:
-        predicted = []
+    def accuracies(family: str | None, severity: int) -> dict[str, float]:
+        predicted = {name: [] for name in predicts}
         for start in range(0, len(sample), BATCH):
             batch = sample[start:start + BATCH]
             if family:
@@ -51,12 +62,19 @@ def evaluate(predict: Callable[[np.ndarray], np.ndarray], pixels, targets: np.nd
             count = len(batch)
             if len(sample) > BATCH and count < BATCH:  # one batch size throughout: a Keras model traces once
                 batch = np.concatenate([batch, np.repeat(batch[-1:], BATCH - count, axis=0)])
-            predicted.append(class_indices(np.asarray(predict(normalize(batch, spec)))[:count], spec))
-        return metrics.stored(metrics.accuracy(np.concatenate(predicted), truth))
+            inputs = normalize(batch, spec)
+            for name, predict in predicts.items():
+                started = time.perf_counter()
+                predicted[name].append(class_indices(np.asarray(predict(inputs))[:count], spec))
+                seconds[name] += time.perf_counter() - started
+        return {name: metrics.stored(metrics.accuracy(np.concatenate(found), truth)) for name, found in predicted.items()}
 
     names = families(spec.channels)
-    table = {family: [accuracy(family, severity) for severity in severities] for family in names}
-    return summary(accuracy(None, 0), table, list(severities), len(rows), seed)
+    clean = accuracies(None, 0)
+    grid = {family: [accuracies(family, severity) for severity in severities] for family in names}
+    results = {name: summary(clean[name], {family: [cell[name] for cell in grid[family]] for family in names},
+                             list(severities), len(rows), seed) for name in predicts}
+    return results, {name: round(value, 1) for name, value in seconds.items()}
 
 
 def summary(clean: float, table: dict[str, list[float]], severities: list[int], images: int, seed: int) -> dict:

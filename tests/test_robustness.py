@@ -36,6 +36,9 @@ def test_every_export_is_measured_under_corruption_through_its_runtime(exported)
     reference, exports = report["rows"][0]["robustness"], report["rows"][1:]
     assert reference["images"] == 100 and reference["severities"] == [3], "the middle severity by default"
     assert all(row["robustness_s"] > 0 for row in report["rows"]), "the cost of each model's pass is recorded"
+    through = report["rows"][0]["robustness_through"]
+    assert through == "tflite_fp32", "the float model through its first fp32 export, which agreed on every image"
+    assert next(row for row in exports if row["format"] == through)["robustness"] == reference
     for row in exports:
         result = row["robustness"]
         assert result["images"] == reference["images"] and result["severities"] == reference["severities"]
@@ -75,6 +78,7 @@ def test_max_robust_drop_gate(cli, trained, tmp_path):
     parity = json.loads(gated.stdout)
     assert parity["thresholds"]["max_robust_drop"] == 1 and parity["rows"][1]["robustness"]["images"] == 40
     assert parity["rows"][1]["robustness"]["severities"] == [1, 3, 5], "the full grid when asked"
+    assert parity["rows"][0]["robustness_through"] == "keras", "no fp32 export to stand in for the float model"
 
 
 def test_camera_augmentation_corrupts_about_half_the_images_and_leaves_the_rest_exact():
