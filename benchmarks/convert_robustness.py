@@ -1,5 +1,5 @@
 """What the camera-robustness pass costs `convert quantize`: the same command without it (`--robustness 0`), with
-the default (every corruption at the middle severity) and with the full grid (severities 1, 3 and 5, the default
+the default (every corruption at the middle severity) and with the full grid (severities 1, 3 and 5, the default of
 0.6.0), run one after the other on this machine; with --baseline, also the default of an older checkout (e.g.
 `git worktree add /tmp/before-34 4ffef38`, before this change). Wall time and peak RSS of each whole process
 (/usr/bin/time -v), the robustness seconds of each model from parity.json, the ratios, and what each run measured
