@@ -282,8 +282,9 @@ def _robustness(job: ExportJob, rows: list[dict]) -> None:
     with stage("every model under camera corruptions"):
         results, seconds = robustness.evaluate_many(predicts, job.test.pixels, job.test.targets, job.spec,
                                                     job.robustness_images, job.robustness_severities)
-    reference = results[stand_in or "float"]
-    rows[0].update(robustness=reference, robustness_through=stand_in or "keras", robustness_s=seconds[stand_in or "float"])
+    through = stand_in or "float"
+    reference = results[through]
+    rows[0].update(robustness=reference, robustness_through=stand_in or "keras", robustness_s=seconds[through])
     job.say(f"float model under camera corruptions (through {stand_in or 'Keras'}): severity "
             f"{reference['middle']['severity']} mean {percent(reference['middle']['mean'])} (clean "
             f"{percent(reference['clean'])}) on {reference['images']} test images")

@@ -5,6 +5,7 @@ paired. Accuracies and drops in fractions (edge/metrics.py); `read` takes a bloc
 
 from __future__ import annotations
 
+import time
 import zlib
 from typing import Callable
 
@@ -46,8 +47,6 @@ def evaluate_many(predicts: dict[str, Callable[[np.ndarray], np.ndarray]], pixel
                   ) -> tuple[dict[str, dict], dict[str, float]]:
     """evaluate() for several models on the same corrupted images, each batch corrupted once and given to every one
     of PREDICTS (name -> predict); (name -> result, name -> seconds spent predicting)."""
-    import time
-
     rows = stratified(np.asarray(targets), images, np.random.default_rng(seed))
     sample, truth = np.asarray(pixels[rows]), np.asarray(targets)[rows]
     seconds = dict.fromkeys(predicts, 0.0)

@@ -38,7 +38,6 @@ class BestEpoch(keras.callbacks.Callback):
         self.best_loss, self.best_epoch, self.best_weights = math.inf, None, None
         self.epoch_seconds: list[float] = []
         self.history: dict[str, list[float]] = {}
-        self.improved = False
 
     def restore(self, model: keras.Model) -> bool:
         """Pick up the state BACKUP keeps (once), MODEL's weights left as they are; whether there was one."""
@@ -68,8 +67,7 @@ class BestEpoch(keras.callbacks.Callback):
         for key, value in logs.items():
             self.history.setdefault(key, []).append(round(float(value), 4))
         loss = logs.get("val_loss", logs.get("loss", math.inf))
-        self.improved = loss < self.best_loss
-        if self.improved:
+        if loss < self.best_loss:
             self.best_loss, self.best_epoch, self.best_weights = float(loss), epoch + 1, self.model.get_weights()
 
     def state(self, crc32: dict) -> str:
@@ -105,7 +103,8 @@ class EpochBackup(keras.callbacks.BackupAndRestore):
     def _save(self, epoch: int) -> None:
         checkpoint = self.folder / "checkpoint"
         checkpoint.mkdir(parents=True, exist_ok=True)
-        weights = [checkpoint / "latest.weights.h5"] + ([self.folder / "best.weights.h5"] if self.best.improved else [])
+        improved = self.best.best_epoch == epoch  # BestEpoch saw this epoch first
+        weights = [checkpoint / "latest.weights.h5"] + ([self.folder / "best.weights.h5"] if improved else [])
         variables = self.model.variables + (self.model.optimizer.variables if self.model.optimizer else [])
         size = sum(math.prod(v.shape) * np.dtype(v.dtype).itemsize + self.OVERHEAD for v in variables)
         needed, free = len(weights) * size + 2**16, shutil.disk_usage(self.folder).free
